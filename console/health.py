@@ -1,0 +1,95 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from console.celery import app as celery_app
+
+
+def check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return "reachable"
+
+
+def check_redis() -> str:
+    key = f"readyz:{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=5)
+    if cache.get(key) != "1":
+        raise RuntimeError("value written was not read back")
+    cache.delete(key)
+    return "read and write ok"
+
+
+def check_channel_layer() -> str:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer configured")
+
+    async def round_trip() -> None:
+        channel = await layer.new_channel("readyz.")
+        await layer.send(channel, {"type": "readyz.ping"})
+        message = await layer.receive(channel)
+        if message.get("type") != "readyz.ping":
+            raise RuntimeError("message sent was not received")
+
+    async_to_sync(round_trip)()
+    return "message round trip ok"
+
+
+def check_celery() -> str:
+    replies = celery_app.control.ping(timeout=1.0)
+    if not replies:
+        raise RuntimeError("no worker answered a ping within 1 s")
+    return f"{len(replies)} worker(s) answered"
+
+
+CHECKS = {
+    "database": check_database,
+    "redis": check_redis,
+    "channel_layer": check_channel_layer,
+    "celery": check_celery,
+}
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request):
+    """The process is alive and serving requests; checks no dependency."""
+    return JsonResponse({"status": "ok"})
+
+
+@login_not_required
+@never_cache
+@require_GET
+def readyz(request):
+    """Every dependency answers; 503 naming the failed check otherwise."""
+    results, ready = {}, True
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            detail, ok = check(), True
+        except Exception as exc:  # a readiness probe reports, it never raises
+            detail, ok = f"{type(exc).__name__}: {exc}"[:300], False
+        ready &= ok
+        results[name] = {
+            "ok": ok,
+            "detail": detail,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+    return JsonResponse(
+        {"status": "ok" if ready else "fail", "checks": results}, status=200 if ready else 503
+    )

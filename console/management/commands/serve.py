@@ -1,0 +1,102 @@
+"""Run the whole console in the foreground: web server, Celery worker and beat.
+
+Used by ``make run``. Migrates, makes sure the demo admin exists, loads demo
+data unless ``--no-demo``, then supervises the three processes: Ctrl-C (or
+SIGTERM) stops them all cleanly, and if one dies the others are stopped too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from console import embedded
+
+
+class Command(BaseCommand):
+    help = "Serve the console with its Celery worker and beat (what `make run` runs)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--no-demo",
+            dest="demo",
+            action="store_false",
+            default=os.environ.get("DEMO", "1") != "0",
+            help="Load no demo data (also DEMO=0).",
+        )
+        parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes.")
+
+    def handle(self, *args, host, port, demo, concurrency, **options):
+        if not 0 < port < 65536:
+            raise CommandError(f"PORT={port} is not a TCP port.")
+        self.stdout.write("Preparing the database…")
+        call_command("migrate", interactive=False, verbosity=0)
+        if not settings.DEBUG:
+            call_command("collectstatic", interactive=False, verbosity=0)
+        call_command("ensure_demo_admin")
+        if demo:
+            call_command("load_demo")
+
+        python = sys.executable
+        var = settings.VAR_DIR
+        commands = {
+            "web": [python, "-m", "daphne", "-b", host, "-p", str(port),
+                    "console.asgi:application"],
+            "worker": [python, "-m", "celery", "-A", "console", "worker", "-l", "INFO",
+                       f"--concurrency={concurrency}", "-n", "worker@%h", "--without-mingle"],
+            "beat": [python, "-m", "celery", "-A", "console", "beat", "-l", "INFO",
+                     f"--pidfile={var / 'celerybeat.pid'}"],
+        }
+        processes: dict[str, subprocess.Popen] = {}
+        stopping = False
+
+        def stop(signum=None, frame=None):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        for name, command in commands.items():
+            # Own session: Ctrl-C reaches only this supervisor, which then
+            # stops the children in order.
+            processes[name] = subprocess.Popen(command, start_new_session=True)
+
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+        self.stdout.write(self.style.SUCCESS(
+            f"\nRustronaut Console is starting at {url}  (Ctrl-C stops everything)\n"
+        ))
+        exit_code = 0
+        try:
+            while not stopping:
+                for name, proc in processes.items():
+                    if proc.poll() is not None:
+                        self.stderr.write(f"The {name} process exited with code {proc.returncode}.")
+                        exit_code = 1
+                        stopping = True
+                        break
+                time.sleep(0.5)
+        finally:
+            self.stdout.write("\nStopping web server, worker and beat…")
+            for proc in processes.values():
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for proc in processes.values():
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            if settings.EMBEDDED_REDIS and embedded.stop(var):
+                self.stdout.write("Embedded Redis saved and stopped.")
+            self.stdout.write("Stopped.")
+        if exit_code:
+            raise SystemExit(exit_code)

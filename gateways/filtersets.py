@@ -1,0 +1,68 @@
+"""One FilterSet per model, shared by the pages and the REST API."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from taggit.models import Tag
+
+from gateways.choices import GatewayStatus
+from gateways.models import Gateway, Region
+
+
+def _regions(request):
+    if request is None:
+        return Region.objects.none()
+    return Region.objects.restrict(request.user, "view")
+
+
+class RegionFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+
+    class Meta:
+        model = Region
+        fields = ["q", "slug"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value) | Q(slug__icontains=value) | Q(description__icontains=value)
+        )
+
+
+class GatewayFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="search",
+        label=_("Search"),
+        help_text=_("Name, description or public address"),
+    )
+    status = django_filters.MultipleChoiceFilter(choices=GatewayStatus.choices, label=_("Status"))
+    region = django_filters.ModelMultipleChoiceFilter(
+        field_name="region__slug",
+        to_field_name="slug",
+        queryset=_regions,
+        label=_("Region"),
+    )
+    tag = django_filters.ModelMultipleChoiceFilter(
+        field_name="tags__name",
+        to_field_name="name",
+        queryset=Tag.objects.all(),
+        label=_("Tag"),
+    )
+
+    class Meta:
+        model = Gateway
+        fields = ["q", "status", "region", "tag"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(description__icontains=value)
+            | Q(public_address__icontains=value)
+        )

@@ -1,0 +1,14 @@
+"""Periodic tasks of the gateways app, collected into CELERY_BEAT_SCHEDULE.
+
+Kept free of Django imports: settings import this module.
+"""
+
+PERIODIC_TASKS = {
+    "gateways.mark_offline_gateways": {
+        "task": "gateways.tasks.mark_offline_gateways",
+        # Often enough that a silent gateway shows offline within one interval
+        # of crossing the threshold (three missed heartbeats).
+        "schedule": 10.0,
+        "options": {"expires": 10.0},
+    },
+}

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from gateways import views
+
+app_name = "gateways"
+
+urlpatterns = [
+    path("gateways/", views.GatewayListView.as_view(), name="gateway_list"),
+    path("gateways/add/", views.GatewayEditView.as_view(), name="gateway_add"),
+    path("gateways/<uuid:uuid>/", views.GatewayDetailView.as_view(), name="gateway_detail"),
+    path("gateways/<uuid:uuid>/edit/", views.GatewayEditView.as_view(), name="gateway_edit"),
+    path("gateways/<uuid:uuid>/delete/", views.GatewayDeleteView.as_view(),
+         name="gateway_delete"),
+    path("regions/", views.RegionListView.as_view(), name="region_list"),
+    path("regions/add/", views.RegionEditView.as_view(), name="region_add"),
+    path("regions/<uuid:uuid>/", views.RegionDetailView.as_view(), name="region_detail"),
+    path("regions/<uuid:uuid>/edit/", views.RegionEditView.as_view(), name="region_edit"),
+    path("regions/<uuid:uuid>/delete/", views.RegionDeleteView.as_view(), name="region_delete"),
+]
