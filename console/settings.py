@@ -298,11 +298,18 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    # Front-end packages from the npm registry, installed by `make`.
-    ("vendor/lucide", BASE_DIR / "node_modules" / "lucide-static"),
+STATIC_ROOT.mkdir(exist_ok=True)  # collectstatic fills it; WhiteNoise expects it
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "console.finders.NpmFinder",
 ]
+# Files taken from npm packages (package.json, installed by `make`):
+# static prefix -> (package folder in node_modules, files).
+NPM_STATIC_FILES = {
+    "vendor/lucide": ("lucide-static", ["sprite.svg"]),
+}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

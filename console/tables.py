@@ -34,7 +34,8 @@ class TagsColumn(tables.Column):
         names = sorted(tag.name for tag in value.all())
         if not names:
             return "—"
-        return format_html_join("", '<span class="tag">{}</span>', ((name,) for name in names))
+        tags = format_html_join("", '<span class="tag">{}</span>', ((name,) for name in names))
+        return format_html('<span class="tags">{}</span>', tags)
 
 
 class BaseTable(tables.Table):

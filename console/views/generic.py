@@ -88,7 +88,7 @@ class ObjectListView(ObjectViewMixin):
 
     def get(self, request, *args, **kwargs):
         queryset = self.table.optimize_queryset(self.get_queryset())
-        filterset = self.filterset(request.GET or None, queryset=queryset, request=request)
+        filterset = self.filterset(request.GET, queryset=queryset, request=request)
         # An invalid filter shows its error and no rows, rather than every row.
         rows = filterset.qs if filterset.is_valid() else queryset.none()
         table = self.table(rows).configure(request)

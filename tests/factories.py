@@ -1,0 +1,44 @@
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+
+from gateways.models import Gateway, Region
+
+
+class RegionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Region
+
+    name = factory.Sequence(lambda n: f"Region {n}")
+    slug = factory.Sequence(lambda n: f"region-{n}")
+    description = factory.Faker("sentence")
+
+
+class GatewayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Gateway
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"gw-{n:04d}")
+    region = factory.SubFactory(RegionFactory)
+    public_address = factory.Faker("ipv4_public")
+    software_version = "1.8.2"
+    capacity_mbps = 1000
+
+    @factory.post_generation
+    def tags(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.tags.set(extracted)
+
+
+def user_with_perms(username: str, *codenames: str, **fields):
+    """A user holding exactly the given permissions ("app.codename")."""
+    user = get_user_model().objects.create_user(
+        username=username, email=f"{username}@example.com", password="test-password-123", **fields
+    )
+    for perm in codenames:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
