@@ -4,10 +4,12 @@ size, and query planning from the visible columns so no page has an N+1."""
 from __future__ import annotations
 
 import django_tables2 as tables
+from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db import models
-from django.utils.html import format_html_join
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from console.templatetags.console import status_badge
@@ -22,6 +24,22 @@ class StatusColumn(tables.Column):
 
     def render(self, value, record, bound_column):
         return status_badge(record, bound_column.accessor)
+
+
+class TimeSinceColumn(tables.Column):
+    """A moment shown as "3 minutes ago", with the exact time on hover."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("default", _("never"))
+        super().__init__(*args, **kwargs)
+
+    def render(self, value):
+        return format_html(
+            '<time datetime="{}" title="{}">{}</time>',
+            value.isoformat(),
+            date_format(value, "DATETIME_FORMAT"),
+            naturaltime(value),
+        )
 
 
 class TagsColumn(tables.Column):

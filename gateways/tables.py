@@ -1,7 +1,7 @@
 import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 
-from console.tables import BaseTable, StatusColumn, TagsColumn
+from console.tables import BaseTable, StatusColumn, TagsColumn, TimeSinceColumn
 from gateways.models import Gateway, Region
 
 
@@ -24,11 +24,7 @@ class GatewayTable(BaseTable):
     public_address = tables.Column()
     software_version = tables.Column(verbose_name=_("Version"))
     capacity_mbps = tables.Column(verbose_name=_("Capacity"), attrs={"td": {"class": "num"}})
-    last_seen = tables.TemplateColumn(
-        '{% load humanize %}{% if value %}<time datetime="{{ value|date:"c" }}" '
-        'title="{{ value }}">{{ value|naturaltime }}</time>{% else %}never{% endif %}',
-        verbose_name=_("Last seen"),
-    )
+    last_seen = TimeSinceColumn(verbose_name=_("Last seen"))
     tags = TagsColumn()
 
     class Meta(BaseTable.Meta):

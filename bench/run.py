@@ -1,0 +1,13 @@
+"""Run every benchmark in bench/ (files named bench_*.py), each in its own
+process. Each prints one JSON object and a one-line summary."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+here = Path(__file__).resolve().parent
+failed = 0
+for script in sorted(here.glob("bench_*.py")):
+    print(f"# {script.name}", flush=True)
+    failed |= subprocess.run([sys.executable, str(script)], cwd=here.parent).returncode
+sys.exit(1 if failed else 0)
