@@ -54,8 +54,12 @@ def main() -> None:
         )
         Gateway.objects.bulk_create(
             [
-                Gateway(name=f"gw-{i:05d}", region=regions[i % 10],
-                        public_address=f"10.{i // 250}.{i % 250}.1", capacity_mbps=1000)
+                Gateway(
+                    name=f"gw-{i:05d}",
+                    region=regions[i % 10],
+                    public_address=f"10.{i // 250}.{i % 250}.1",
+                    capacity_mbps=1000,
+                )
                 for i in range(ROWS)
             ],
             batch_size=500,
@@ -73,8 +77,9 @@ def main() -> None:
         # connection.queries, so CaptureQueriesContext sees nothing here.
         page_queries = []
         with connection.execute_wrapper(
-            lambda execute, sql, params, many, context: page_queries.append(sql)
-            or execute(sql, params, many, context)
+            lambda execute, sql, params, many, context: (
+                page_queries.append(sql) or execute(sql, params, many, context)
+            )
         ):
             client.get(page_url)
 

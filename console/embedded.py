@@ -21,6 +21,9 @@ from django.core.exceptions import ImproperlyConfigured
 # Unix socket paths are limited to about 108 bytes.
 _MAX_SOCKET_PATH = 100
 
+# Whether this process started the server (only then may it stop it).
+started_here = False
+
 
 def socket_path(var_dir: Path) -> Path:
     path = var_dir / "redis.sock"
@@ -59,6 +62,7 @@ def _executable() -> str:
 
 def ensure_running(var_dir: Path, timeout: float = 10.0) -> str:
     """Start the embedded Redis unless it answers already; return its URL."""
+    global started_here
     path = socket_path(var_dir)
     if _ping(path):
         return redis_url(var_dir)
@@ -70,19 +74,29 @@ def ensure_running(var_dir: Path, timeout: float = 10.0) -> str:
             subprocess.run(
                 [
                     _executable(),
-                    "--daemonize", "yes",
-                    "--port", "0",
-                    "--unixsocket", str(path),
-                    "--unixsocketperm", "700",
-                    "--dir", str(var_dir),
-                    "--dbfilename", "redis.rdb",
-                    "--save", "60 1",
-                    "--pidfile", str(var_dir / "redis.pid"),
-                    "--logfile", str(var_dir / "redis.log"),
+                    "--daemonize",
+                    "yes",
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    str(path),
+                    "--unixsocketperm",
+                    "700",
+                    "--dir",
+                    str(var_dir),
+                    "--dbfilename",
+                    "redis.rdb",
+                    "--save",
+                    "60 1",
+                    "--pidfile",
+                    str(var_dir / "redis.pid"),
+                    "--logfile",
+                    str(var_dir / "redis.log"),
                 ],
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
+            started_here = True
             deadline = time.monotonic() + timeout
             while not _ping(path):
                 if time.monotonic() > deadline:

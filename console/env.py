@@ -30,6 +30,10 @@ def _raw(name: str) -> str | None:
             raise ImproperlyConfigured(
                 f"{name}_FILE points to {file_name!r}, which cannot be read: {exc.strerror}."
             ) from exc
+        except UnicodeDecodeError as exc:
+            raise ImproperlyConfigured(
+                f"{name}_FILE points to {file_name!r}, which is not UTF-8 text."
+            ) from exc
     return value
 
 

@@ -21,10 +21,12 @@ class NavItem:
 
 NAVIGATION = (
     NavItem(_("Dashboard"), "dashboard", "layout-dashboard"),
-    NavItem(_("Gateways"), "gateways:gateway_list", "server", "gateways.view_gateway",
-            ("/gateways/",)),
-    NavItem(_("Regions"), "gateways:region_list", "map-pin", "gateways.view_region",
-            ("/regions/",)),
+    NavItem(
+        _("Gateways"), "gateways:gateway_list", "server", "gateways.view_gateway", ("/gateways/",)
+    ),
+    NavItem(
+        _("Regions"), "gateways:region_list", "map-pin", "gateways.view_region", ("/regions/",)
+    ),
     NavItem(_("Tunnels"), "tunnels:tunnel_list", "cable", "tunnels.view_tunnel"),
     NavItem(_("Policies"), "policies:policy_list", "shield-check", "policies.view_policy"),
     NavItem(_("Security events"), "security:event_list", "siren", "security.view_securityevent"),

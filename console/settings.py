@@ -37,10 +37,16 @@ def _secret_key() -> str:
         return key
     # Embedded default: generate once and keep it, so sessions survive restarts.
     key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(get_random_secret_key())
-        key_file.chmod(0o600)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        # Created private from the start; O_EXCL makes a concurrent first start
+        # read the winner's key instead of writing its own.
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(get_random_secret_key())
     return key_file.read_text().strip()
 
 
@@ -151,8 +157,9 @@ EMBEDDED_REDIS = REDIS_URL is None
 if REDIS_URL is None:
     REDIS_URL = embedded.ensure_running(VAR_DIR)
 
-# Parallel test workers share one Redis; each gets its own key space.
-_KEY_NAMESPACE = "rc" + (os.environ.get("PYTEST_XDIST_WORKER", "") if TESTING else "")
+# Tests get a key space of their own, apart from a console (`make run`) using
+# the same Redis, and parallel test workers one each.
+_KEY_NAMESPACE = "rc" + ("test" + os.environ.get("PYTEST_XDIST_WORKER", "") if TESTING else "")
 
 CACHES = {
     "default": {
@@ -166,7 +173,15 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": f"{_KEY_NAMESPACE}:asgi"},
+        "CONFIG": {
+            # Each consumer waits on Redis with a 5 s BZPOPMIN; redis-py 8's default
+            # 5 s socket timeout cuts it and crashes every idle websocket
+            # (django/channels_redis#422). No timeout, as before redis-py 8: with
+            # one, redis-py wraps writes in asyncio.wait_for, which on Python 3.11
+            # can swallow a cancellation and leave a closed socket's consumer running.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+            "prefix": f"{_KEY_NAMESPACE}:asgi",
+        },
     }
 }
 

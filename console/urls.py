@@ -1,14 +1,16 @@
-from django.contrib import admin
-from django.urls import include, path
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
-from django.contrib.auth.decorators import login_not_required
+from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.shortcuts import redirect
 from django.templatetags.static import static
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import IsAuthenticated
 
 from console import health
 from console.views import pages
+
 
 @login_not_required
 def favicon(request):
@@ -18,16 +20,26 @@ def favicon(request):
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     path("", include("gateways.urls")),
+    path("", include("tunnels.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("console.api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # DRF views skip LoginRequiredMiddleware and drf-spectacular serves to
+    # anyone by default: the schema answers anonymous callers 403 like the rest
+    # of the API, the docs page sends them to sign in like every other page.
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]),
+        name="api-schema",
+    ),
     # The split view serves its start-up script as a file, so scripts stay
     # 'self'-only; Swagger UI sets inline styles, allowed on this page alone.
     path(
         "api/docs/",
-        csp_update({"style-src": [UNSAFE_INLINE]})(
-            SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+        login_required(
+            csp_update({"style-src": [UNSAFE_INLINE]})(
+                SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+            )
         ),
         name="api-docs",
     ),

@@ -21,8 +21,15 @@ class RegionAdmin(admin.ModelAdmin):
 
 @admin.register(Gateway)
 class GatewayAdmin(admin.ModelAdmin):
-    list_display = ("name", "region", "status", "public_address", "software_version",
-                    "capacity_mbps", "last_seen")
+    list_display = (
+        "name",
+        "region",
+        "status",
+        "public_address",
+        "software_version",
+        "capacity_mbps",
+        "last_seen",
+    )
     list_filter = ("status", "region", "tags")
     search_fields = ("name", "description", "public_address", "uuid")
     list_select_related = ("region",)

@@ -30,8 +30,14 @@ class GatewayTable(BaseTable):
     class Meta(BaseTable.Meta):
         model = Gateway
         fields = (
-            "name", "status", "region", "public_address", "software_version",
-            "capacity_mbps", "last_seen", "tags",
+            "name",
+            "status",
+            "region",
+            "public_address",
+            "software_version",
+            "capacity_mbps",
+            "last_seen",
+            "tags",
         )
         empty_text = _("Add a gateway to manage it from the console.")
 

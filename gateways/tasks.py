@@ -28,7 +28,9 @@ def mark_offline_gateways() -> int:
     past the cutoff).
     """
     silent = Q(last_seen__lt=offline_cutoff()) | Q(last_seen__isnull=True)
-    marked = Gateway.objects.filter(silent, status__in=REPORTING_STATUSES).update(status=GatewayStatus.OFFLINE, updated=timezone.now())
+    marked = Gateway.objects.filter(silent, status__in=REPORTING_STATUSES).update(
+        status=GatewayStatus.OFFLINE, updated=timezone.now()
+    )
     if marked:
         logger.info("marked gateways offline", extra={"count": marked})
     return marked

@@ -11,7 +11,8 @@ class RegionFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Region {n}")
     slug = factory.Sequence(lambda n: f"region-{n}")
-    description = factory.Faker("sentence")
+    # Fixed words: random text could match the search terms tests use.
+    description = factory.Sequence(lambda n: f"Test region number {n}.")
 
 
 class GatewayFactory(factory.django.DjangoModelFactory):
@@ -42,3 +43,21 @@ def user_with_perms(username: str, *codenames: str, **fields):
             Permission.objects.get(content_type__app_label=app_label, codename=codename)
         )
     return user
+
+
+FLEET_TAGS = ("edge", "pci", "eu", "lab")
+FLEET_STATUSES = ("online", "online", "degraded", "offline", "pending", "maintenance")
+
+
+def make_fleet(gateways: int, regions: int = 3) -> list[Gateway]:
+    """``gateways`` gateways spread round-robin over ``regions`` new regions, each
+    gateway with two tags and a mix of statuses: the data of query-count tests."""
+    made_regions = RegionFactory.create_batch(regions)
+    return [
+        GatewayFactory(
+            region=made_regions[i % regions],
+            status=FLEET_STATUSES[i % len(FLEET_STATUSES)],
+            tags=[FLEET_TAGS[i % len(FLEET_TAGS)], FLEET_TAGS[(i + 1) % len(FLEET_TAGS)]],
+        )
+        for i in range(gateways)
+    ]

@@ -1,8 +1,17 @@
 """Every app's REST routes under /api/v1/, in one namespace."""
 
 from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from gateways.api.urls import router as gateways_router
+from tunnels.api.urls import router as tunnels_router
 
 app_name = "api"
+
+# Each app keeps its own router; the API root lists the collections of all.
+APP_ROUTERS = (gateways_router, tunnels_router)
+_root = DefaultRouter()
+_root.registry = [entry for router in APP_ROUTERS for entry in router.registry]
 
 
 def _public(patterns):
@@ -18,5 +27,8 @@ def _public(patterns):
 
 
 urlpatterns = _public([
+    # Before the apps' own routes, whose routers each answer "" with their part.
+    path("", _root.get_api_root_view(), name="api-root"),
     path("", include("gateways.api.urls")),
+    path("", include("tunnels.api.urls")),
 ])

@@ -1,4 +1,14 @@
-from rest_framework import viewsets
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status, viewsets
+from rest_framework.exceptions import APIException
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _("Other objects still use this one; move or delete them first.")
+    default_code = "conflict"
 
 
 class ScopedModelViewSet(viewsets.ModelViewSet):
@@ -14,3 +24,17 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
             "POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete",
         }.get(self.request.method, "view")
         return super().get_queryset().restrict(self.request.user, action)
+
+    def perform_destroy(self, instance):
+        # A protected relation (a gateway that tunnels still use) is a 409 with
+        # a reason, as on the delete page, never a 500.
+        try:
+            with transaction.atomic():
+                instance.delete()
+        except ProtectedError as exc:
+            names = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
+            raise Conflict(
+                _("%(obj)s is still used by %(count)d other object(s) (%(what)s); "
+                  "move or delete them first.")
+                % {"obj": instance, "count": len(exc.protected_objects), "what": ", ".join(names)}
+            ) from None

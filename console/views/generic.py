@@ -142,8 +142,9 @@ class ObjectEditView(ObjectViewMixin):
         context = self.base_context(
             form=form, object=instance, title=title, breadcrumbs=crumbs, cancel_url=cancel
         )
-        return render(request=self.request, template_name=self.template_name, context=context,
-                      status=status)
+        return render(
+            request=self.request, template_name=self.template_name, context=context, status=status
+        )
 
     def get(self, request, *args, **kwargs):
         instance = self.model() if self.creating else self.get_object()
@@ -157,14 +158,23 @@ class ObjectEditView(ObjectViewMixin):
         with transaction.atomic():
             obj = form.save()
             # The saved object must still be within what this user may change.
-            if not self.queryset.all().restrict(request.user, self.action).filter(
-                pk=obj.pk
-            ).exists():
+            if (
+                not self.queryset.all()
+                .restrict(request.user, self.action)
+                .filter(pk=obj.pk)
+                .exists()
+            ):
                 raise PermissionDenied
         verb = _("Created") if self.creating else _("Saved")
-        messages.success(request, _("%(verb)s %(name)s %(obj)s.") % {
-            "verb": verb, "name": self.opts.verbose_name, "obj": obj,
-        })
+        messages.success(
+            request,
+            _("%(verb)s %(name)s %(obj)s.")
+            % {
+                "verb": verb,
+                "name": self.opts.verbose_name,
+                "obj": obj,
+            },
+        )
         return redirect_to(request, obj.get_absolute_url())
 
 
@@ -201,9 +211,14 @@ class ObjectDeleteView(ObjectViewMixin):
                 "Move or delete them first."
             ) % {"obj": name, "count": count}
             return self.render_confirm(obj, error=error, status=409)
-        messages.success(request, _("Deleted %(name)s %(obj)s.") % {
-            "name": self.opts.verbose_name, "obj": name,
-        })
+        messages.success(
+            request,
+            _("Deleted %(name)s %(obj)s.")
+            % {
+                "name": self.opts.verbose_name,
+                "obj": name,
+            },
+        )
         return redirect_to(request, self.list_url())
 
 

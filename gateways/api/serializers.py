@@ -6,9 +6,7 @@ from gateways.models import Gateway, Region
 
 class RegionSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    url = serializers.HyperlinkedIdentityField(
-        view_name="api:region-detail", lookup_field="uuid"
-    )
+    url = serializers.HyperlinkedIdentityField(view_name="api:region-detail", lookup_field="uuid")
 
     class Meta:
         model = Region
@@ -17,9 +15,7 @@ class RegionSerializer(serializers.ModelSerializer):
 
 class GatewaySerializer(TaggitSerializer, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    url = serializers.HyperlinkedIdentityField(
-        view_name="api:gateway-detail", lookup_field="uuid"
-    )
+    url = serializers.HyperlinkedIdentityField(view_name="api:gateway-detail", lookup_field="uuid")
     region = serializers.SlugRelatedField(
         slug_field="slug",
         queryset=Region.objects.all(),
@@ -30,8 +26,19 @@ class GatewaySerializer(TaggitSerializer, serializers.ModelSerializer):
     class Meta:
         model = Gateway
         fields = [
-            "id", "url", "name", "region", "tags", "description", "public_address",
-            "software_version", "capacity_mbps", "status", "last_seen", "created", "updated",
+            "id",
+            "url",
+            "name",
+            "region",
+            "tags",
+            "description",
+            "public_address",
+            "software_version",
+            "capacity_mbps",
+            "status",
+            "last_seen",
+            "created",
+            "updated",
         ]
         read_only_fields = ["status", "last_seen"]
 

@@ -44,6 +44,7 @@
       if (summary) summary.focus();
     });
     document.body.classList.remove("nav-open");
+    document.querySelectorAll("[data-action=toggle-nav]").forEach(function (b) { b.setAttribute("aria-expanded", "false"); });
   });
 
   // Toasts leave by themselves, errors stay until dismissed.

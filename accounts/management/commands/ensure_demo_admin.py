@@ -20,11 +20,16 @@ class Command(BaseCommand):
             return
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser(
-            username=username, email=f"{username}@example.com", password=password,
-            first_name="Demo", last_name="Admin",
+            username=username,
+            email=f"{username}@example.com",
+            password=password,
+            first_name="Demo",
+            last_name="Admin",
         )
         bar = "=" * 60
-        self.stdout.write(self.style.SUCCESS(
-            f"\n{bar}\n  Demo admin created — shown only this once\n"
-            f"    username: {username}\n    password: {password}\n{bar}\n"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\n{bar}\n  Demo admin created — shown only this once\n"
+                f"    username: {username}\n    password: {password}\n{bar}\n"
+            )
+        )

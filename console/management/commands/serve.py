@@ -49,12 +49,41 @@ class Command(BaseCommand):
         python = sys.executable
         var = settings.VAR_DIR
         commands = {
-            "web": [python, "-m", "daphne", "-b", host, "-p", str(port),
-                    "console.asgi:application"],
-            "worker": [python, "-m", "celery", "-A", "console", "worker", "-l", "INFO",
-                       f"--concurrency={concurrency}", "-n", "worker@%h", "--without-mingle"],
-            "beat": [python, "-m", "celery", "-A", "console", "beat", "-l", "INFO",
-                     f"--pidfile={var / 'celerybeat.pid'}"],
+            "web": [
+                python,
+                "-m",
+                "daphne",
+                "-b",
+                host,
+                "-p",
+                str(port),
+                "console.asgi:application",
+            ],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "console",
+                "worker",
+                "-l",
+                "INFO",
+                f"--concurrency={concurrency}",
+                "-n",
+                "worker@%h",
+                "--without-mingle",
+            ],
+            "beat": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "console",
+                "beat",
+                "-l",
+                "INFO",
+                f"--pidfile={var / 'celerybeat.pid'}",
+            ],
         }
         processes: dict[str, subprocess.Popen] = {}
         stopping = False
@@ -71,9 +100,11 @@ class Command(BaseCommand):
             processes[name] = subprocess.Popen(command, start_new_session=True)
 
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
-        self.stdout.write(self.style.SUCCESS(
-            f"\nRustronaut Console is starting at {url}  (Ctrl-C stops everything)\n"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nRustronaut Console is starting at {url}  (Ctrl-C stops everything)\n"
+            )
+        )
         exit_code = 0
         try:
             while not stopping:
@@ -95,7 +126,9 @@ class Command(BaseCommand):
                     proc.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     proc.kill()
-            if settings.EMBEDDED_REDIS and embedded.stop(var):
+            # Only the Redis this command started: another console process
+            # (a shell, a test run) may share one that was already running.
+            if embedded.started_here and embedded.stop(var):
                 self.stdout.write("Embedded Redis saved and stopped.")
             self.stdout.write("Stopped.")
         if exit_code:
