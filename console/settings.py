@@ -130,9 +130,17 @@ TEMPLATES = [
 
 _database_url = env_url("DATABASE_URL", {"postgres", "postgresql", "sqlite"})
 if _database_url:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
-    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES = {"default": dj_database_url.parse(_database_url)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and not TESTING:
+        # Under ASGI, Django's persistent connections are per thread and pile up
+        # ("too many clients"); a psycopg pool per process bounds them.
+        DATABASES["default"]["OPTIONS"] = {
+            "pool": {
+                "min_size": 1,
+                "max_size": env_int("DATABASE_POOL_SIZE", 10, minimum=1),
+                "timeout": 10,
+            }
+        }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -415,3 +423,12 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# --- Agent API and metrics ------------------------------------------------------
+
+AGENT_ENROLLMENT_TOKEN_TTL = env_int("AGENT_ENROLLMENT_TOKEN_TTL", 24 * 3600, minimum=60)
+AGENT_THROTTLE_PER_MINUTE = env_int("AGENT_THROTTLE_PER_MINUTE", 600, minimum=1)
+AGENT_MAX_BODY_BYTES = 1024 * 1024  # AGENT_PROTOCOL.md: a larger body is answered 413
+AGENT_MAX_EVENTS = 1000  # AGENT_PROTOCOL.md: a larger batch is answered 413
+METRICS_RAW_RETENTION_HOURS = env_int("METRICS_RAW_RETENTION_HOURS", 48, minimum=1)
+METRICS_ROLLUP_RETENTION_DAYS = env_int("METRICS_ROLLUP_RETENTION_DAYS", 90, minimum=1)

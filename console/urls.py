@@ -24,6 +24,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("console.api.urls")),
+    path("api/agent/v1/", include("gateways.agent.urls")),
     # DRF views skip LoginRequiredMiddleware and drf-spectacular serves to
     # anyone by default: the schema answers anonymous callers 403 like the rest
     # of the API, the docs page sends them to sign in like every other page.

@@ -11,4 +11,14 @@ PERIODIC_TASKS = {
         "schedule": 10.0,
         "options": {"expires": 10.0},
     },
+    "gateways.rollup_metrics": {
+        "task": "gateways.tasks.rollup_metrics",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
+    "gateways.prune_metrics": {
+        "task": "gateways.tasks.prune_metrics",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }

@@ -1,4 +1,12 @@
+import uuid
+
 import pytest
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from tests.factories import user_with_perms
 
@@ -8,18 +16,31 @@ GATEWAY_ALL = tuple(
     for model in ("gateway", "region")
     for action in ("view", "add", "change", "delete")
 )
+TUNNEL_VIEW = ("tunnels.view_tunnel",)
+TUNNEL_ALL = tuple(f"tunnels.{action}_tunnel" for action in ("view", "add", "change", "delete"))
+
+# The standing users of the permission tables, from least to most trusted.
+ROLES = ("anonymous", "outsider", "viewer", "operator", "admin")
+
+
+@pytest.fixture(autouse=True)
+def _static_files_looked_up_on_demand(settings):
+    """WhiteNoise otherwise walks every collected static file each time a test
+    client builds its middleware (a tenth of a second per test, and a crash
+    when collectstatic runs meanwhile). On demand it serves the same files."""
+    settings.WHITENOISE_AUTOREFRESH = True
 
 
 @pytest.fixture
 def viewer(db):
-    """May read gateways and regions, change nothing."""
-    return user_with_perms("viewer", *GATEWAY_VIEW)
+    """May read gateways, regions and tunnels, change nothing."""
+    return user_with_perms("viewer", *GATEWAY_VIEW, *TUNNEL_VIEW)
 
 
 @pytest.fixture
 def operator(db):
-    """May manage gateways and regions, but is not a superuser."""
-    return user_with_perms("operator", *GATEWAY_ALL)
+    """May manage gateways, regions and tunnels, but is not a superuser."""
+    return user_with_perms("operator", *GATEWAY_ALL, *TUNNEL_ALL)
 
 
 @pytest.fixture
@@ -44,3 +65,48 @@ def operator_client(client, operator):
 def outsider_client(client, outsider):
     client.force_login(outsider)
     return client
+
+
+@pytest.fixture
+def client_as(request, db):
+    """Make a fresh client signed in as one of ``ROLES``; ``api=True`` gives
+    DRF's APIClient (JSON by default). Each call is a separate client, so one
+    test can compare roles."""
+
+    def make(role: str, api: bool = False):
+        assert role in ROLES, role
+        new_client = APIClient() if api else Client()
+        if role != "anonymous":
+            fixture = "admin_user" if role == "admin" else role
+            new_client.force_login(request.getfixturevalue(fixture))
+        return new_client
+
+    return make
+
+
+@pytest.fixture
+def api_client(db):
+    """An anonymous DRF test client."""
+    return APIClient()
+
+
+@pytest.fixture
+def count_queries(db):
+    """GET a URL and return how many SQL queries answering it took (it must
+    answer 200, so an error page is never what gets counted)."""
+
+    def count(client, url: str, **extra) -> int:
+        with CaptureQueriesContext(connection) as context:
+            response = client.get(url, **extra)
+        assert response.status_code == 200, response.content[:500]
+        return len(context.captured_queries)
+
+    return count
+
+
+@pytest.fixture
+def fresh_throttles(monkeypatch):
+    """Give DRF's rate throttles an empty, private cache for one test: the
+    shared Redis outlives test runs, so anonymous requests from earlier runs
+    (or the other xdist worker) would otherwise count against the limit."""
+    monkeypatch.setattr(SimpleRateThrottle, "cache", LocMemCache(f"throttle-{uuid.uuid4()}", {}))

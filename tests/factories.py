@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
 from gateways.models import Gateway, Region
+from tunnels.models import Tunnel
 
 
 class RegionFactory(factory.django.DjangoModelFactory):
@@ -61,3 +62,47 @@ def make_fleet(gateways: int, regions: int = 3) -> list[Gateway]:
         )
         for i in range(gateways)
     ]
+
+
+class TunnelFactory(factory.django.DjangoModelFactory):
+    """A tunnel between two new gateways; pass ``gateway_b=None`` with a
+    ``remote_address`` and ``remote_subnets`` for a remote site."""
+
+    class Meta:
+        model = Tunnel
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"tun-{n:04d}")
+    gateway_a = factory.SubFactory(GatewayFactory)
+    gateway_b = factory.SubFactory(GatewayFactory)
+    protocol = "wireguard"
+
+    @factory.post_generation
+    def tags(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.tags.set(extracted)
+
+
+TUNNEL_STATES = ("up", "up", "degraded", "down", "unknown")
+
+
+def make_tunnels(tunnels: int, regions: int = 3) -> list[Tunnel]:
+    """``tunnels`` tunnels over a new fleet: a chain of gateway pairs, every
+    third one to a remote site instead, with tags, states and latencies mixed:
+    the data of query-count tests."""
+    fleet = make_fleet(tunnels + 1, regions=regions)
+    made = []
+    for i in range(tunnels):
+        remote = i % 3 == 2
+        made.append(
+            TunnelFactory(
+                gateway_a=fleet[i],
+                gateway_b=None if remote else fleet[i + 1],
+                remote_address=f"198.51.100.{i % 250 + 1}" if remote else "",
+                remote_subnets=f"10.{i % 250}.0.0/16" if remote else "",
+                state=TUNNEL_STATES[i % len(TUNNEL_STATES)],
+                latency_ms=None if i % 5 == 4 else 5.0 + i,
+                tags=[FLEET_TAGS[i % len(FLEET_TAGS)], FLEET_TAGS[(i + 2) % len(FLEET_TAGS)]],
+            )
+        )
+    return made

@@ -26,9 +26,11 @@ def _public(patterns):
     return patterns
 
 
-urlpatterns = _public([
-    # Before the apps' own routes, whose routers each answer "" with their part.
-    path("", _root.get_api_root_view(), name="api-root"),
-    path("", include("gateways.api.urls")),
-    path("", include("tunnels.api.urls")),
-])
+urlpatterns = _public(
+    [
+        # Before the apps' own routes, whose routers each answer "" with their part.
+        path("", _root.get_api_root_view(), name="api-root"),
+        path("", include("gateways.api.urls")),
+        path("", include("tunnels.api.urls")),
+    ]
+)

@@ -20,8 +20,13 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         action = {
-            "GET": "view", "HEAD": "view", "OPTIONS": "view",
-            "POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete",
+            "GET": "view",
+            "HEAD": "view",
+            "OPTIONS": "view",
+            "POST": "add",
+            "PUT": "change",
+            "PATCH": "change",
+            "DELETE": "delete",
         }.get(self.request.method, "view")
         return super().get_queryset().restrict(self.request.user, action)
 
@@ -34,7 +39,9 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
         except ProtectedError as exc:
             names = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
             raise Conflict(
-                _("%(obj)s is still used by %(count)d other object(s) (%(what)s); "
-                  "move or delete them first.")
+                _(
+                    "%(obj)s is still used by %(count)d other object(s) (%(what)s); "
+                    "move or delete them first."
+                )
                 % {"obj": instance, "count": len(exc.protected_objects), "what": ", ".join(names)}
             ) from None

@@ -127,11 +127,12 @@ def test_api_access(api_as, objects, role, call):
         assert snapshot() == before
 
 
-def test_api_root_lists_both_collections(viewer_api):
+def test_api_root_lists_every_collection(viewer_api):
     body = viewer_api.get("/api/v1/").json()
     assert body == {
         "regions": "http://testserver/api/v1/regions/",
         "gateways": "http://testserver/api/v1/gateways/",
+        "tunnels": "http://testserver/api/v1/tunnels/",
     }
 
 

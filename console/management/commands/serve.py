@@ -43,11 +43,15 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             call_command("collectstatic", interactive=False, verbosity=0)
         call_command("ensure_demo_admin")
+        var = settings.VAR_DIR
+        tokens_file = var / "demo-tokens.json"
         if demo:
-            call_command("load_demo")
+            # Fresh one-time tokens each start: the simulator enrols the demo
+            # gateways again through the agent API, like real agents would.
+            call_command("load_demo", tokens_file=str(tokens_file))
 
         python = sys.executable
-        var = settings.VAR_DIR
+        local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         commands = {
             "web": [
                 python,
@@ -99,7 +103,7 @@ class Command(BaseCommand):
             # stops the children in order.
             processes[name] = subprocess.Popen(command, start_new_session=True)
 
-        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+        url = f"http://{local}:{port}/"
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nRustronaut Console is starting at {url}  (Ctrl-C stops everything)\n"
@@ -116,7 +120,7 @@ class Command(BaseCommand):
                         break
                 time.sleep(0.5)
         finally:
-            self.stdout.write("\nStopping web server, worker and beat…")
+            self.stdout.write(f"\nStopping {', '.join(processes)}…")
             for proc in processes.values():
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)

@@ -1,52 +1,63 @@
+import json
+import os
+from pathlib import Path
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from gateways.choices import GatewayStatus
+from gateways.enrolment import issue_token, revoke_tokens
 from gateways.models import Gateway, Region
 
 REGIONS = [
-    ("Frankfurt", "eu-fra", "Primary EU data centre, Equinix FR5."),
+    ("Frankfurt", "eu-fra", "Primary EU data centre."),
     ("Amsterdam", "eu-ams", "Secondary EU site and IX peering."),
     ("Virginia", "us-iad", "US East production."),
-    ("Oregon", "us-pdx", "US West production."),
     ("Singapore", "ap-sin", "APAC hub."),
 ]
 
-# (name, region slug, address, capacity, version, status, tags)
+# (name, region slug, address, capacity in Mbps, tags): 12 gateways in 4 regions,
+# brought to life by the fleet simulator that `make run` starts.
 GATEWAYS = [
-    ("gw-fra-1", "eu-fra", "198.51.100.11", 10000, "1.8.2", GatewayStatus.PENDING, ["edge", "pci"]),
-    ("gw-fra-2", "eu-fra", "198.51.100.12", 10000, "1.8.2", GatewayStatus.PENDING, ["edge"]),
-    ("gw-fra-3", "eu-fra", "198.51.100.13", 1000, "1.8.1", GatewayStatus.MAINTENANCE, ["lab"]),
-    ("gw-ams-1", "eu-ams", "198.51.100.21", 5000, "1.8.2", GatewayStatus.PENDING, ["edge"]),
-    ("gw-ams-2", "eu-ams", "198.51.100.22", 5000, "1.7.9", GatewayStatus.PENDING, ["edge"]),
-    ("gw-iad-1", "us-iad", "203.0.113.31", 10000, "1.8.2", GatewayStatus.PENDING, ["edge", "pci"]),
-    ("gw-iad-2", "us-iad", "203.0.113.32", 10000, "1.8.2", GatewayStatus.PENDING, ["edge"]),
-    ("gw-pdx-1", "us-pdx", "203.0.113.41", 2500, "1.8.0", GatewayStatus.PENDING, ["edge"]),
-    ("gw-sin-1", "ap-sin", "192.0.2.51", 2500, "1.8.2", GatewayStatus.PENDING, ["edge", "apac"]),
-    ("gw-sin-2", "ap-sin", "gw-sin-2.example.net", 1000, "", GatewayStatus.PENDING, ["apac"]),
+    ("gw-fra-1", "eu-fra", "198.51.100.11", 10000, ["edge", "pci"]),
+    ("gw-fra-2", "eu-fra", "198.51.100.12", 10000, ["edge"]),
+    ("gw-fra-3", "eu-fra", "198.51.100.13", 1000, ["lab"]),
+    ("gw-ams-1", "eu-ams", "198.51.100.21", 5000, ["edge"]),
+    ("gw-ams-2", "eu-ams", "198.51.100.22", 5000, ["edge"]),
+    ("gw-ams-3", "eu-ams", "gw-ams-3.example.net", 2500, ["edge", "backup"]),
+    ("gw-iad-1", "us-iad", "203.0.113.31", 10000, ["edge", "pci"]),
+    ("gw-iad-2", "us-iad", "203.0.113.32", 10000, ["edge"]),
+    ("gw-iad-3", "us-iad", "203.0.113.33", 2500, ["edge"]),
+    ("gw-sin-1", "ap-sin", "192.0.2.51", 2500, ["edge", "apac"]),
+    ("gw-sin-2", "ap-sin", "192.0.2.52", 2500, ["apac"]),
+    ("gw-sin-3", "ap-sin", "gw-sin-3.example.net", 1000, ["apac"]),
 ]
 
 
 class Command(BaseCommand):
     help = "Load demo regions and gateways; existing ones (by name) are left as they are."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--tokens-file",
+            help="Also write fresh enrolment tokens for the demo gateways to this file "
+            "(JSON, for `manage.py simulate_fleet --tokens-file`).",
+        )
+
     @transaction.atomic
-    def handle(self, *args, **options):
+    def handle(self, *args, tokens_file=None, **options):
         regions = {}
         for name, slug, description in REGIONS:
             regions[slug], _ = Region.objects.get_or_create(
                 slug=slug, defaults={"name": name, "description": description}
             )
         created = 0
-        for name, region, address, capacity, version, status, tags in GATEWAYS:
+        for name, region, address, capacity, tags in GATEWAYS:
             gateway, was_created = Gateway.objects.get_or_create(
                 name=name,
                 defaults={
                     "region": regions[region],
                     "public_address": address,
                     "capacity_mbps": capacity,
-                    "software_version": version,
-                    "status": status,
                     "description": f"Demo gateway in {regions[region].name}.",
                 },
             )
@@ -54,3 +65,16 @@ class Command(BaseCommand):
                 gateway.tags.set(tags)
                 created += 1
         self.stdout.write(f"Demo data: {len(REGIONS)} regions, {created} gateways added.")
+        if tokens_file:
+            self.write_tokens(Path(tokens_file))
+
+    def write_tokens(self, path: Path) -> None:
+        """One fresh token per demo gateway; older unused ones are revoked."""
+        entries = []
+        for gateway in Gateway.objects.filter(name__in=[row[0] for row in GATEWAYS]):
+            revoke_tokens(gateway)
+            entries.append({"gateway": gateway.name, "token": issue_token(gateway, ttl=3600)})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(entries, handle)

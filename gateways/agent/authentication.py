@@ -1,0 +1,69 @@
+"""Gateway credentials open the agent API and nothing else; user sessions and
+user tokens open none of it."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import BaseThrottle
+
+from gateways.enrolment import digest
+from gateways.models import Gateway, RetiredCredential
+
+
+class GatewayCredentialAuthentication(BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, credential = header.partition(" ")
+        if scheme != self.keyword or not credential.strip():
+            raise exceptions.NotAuthenticated("Send the gateway credential as 'Bearer <credential>'.")
+        hashed = digest(credential.strip())
+        gateway = Gateway.objects.filter(credential_hash=hashed).first()
+        if gateway is None:
+            if RetiredCredential.objects.filter(credential_hash=hashed).exists():
+                raise exceptions.PermissionDenied("This gateway was deleted from the console.")
+            raise exceptions.AuthenticationFailed("Unknown or rotated gateway credential.")
+        if not gateway.enabled:
+            raise exceptions.PermissionDenied("This gateway is disabled in the console.")
+        # request.user stays anonymous: a gateway is not a user of the console.
+        return AnonymousUser(), gateway
+
+    def authenticate_header(self, request):
+        return f'{self.keyword} realm="agent"'
+
+
+class IsGateway(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, Gateway)
+
+
+class GatewayRateThrottle(BaseThrottle):
+    """A fixed one-minute window per gateway, counted in Redis (one INCR)."""
+
+    window = 60
+
+    def allow_request(self, request, view) -> bool:
+        gateway = request.auth
+        if not isinstance(gateway, Gateway):
+            return True
+        now = time.time()
+        slot = int(now // self.window)
+        key = f"agent-rate:{gateway.pk}:{slot}"
+        try:
+            count = cache.incr(key)
+        except ValueError:
+            cache.add(key, 0, timeout=self.window * 2)
+            count = cache.incr(key)
+        self._wait = (slot + 1) * self.window - now
+        return count <= settings.AGENT_THROTTLE_PER_MINUTE
+
+    def wait(self) -> float:
+        return getattr(self, "_wait", self.window)
