@@ -89,6 +89,20 @@ class Command(BaseCommand):
                 f"--pidfile={var / 'celerybeat.pid'}",
             ],
         }
+        if demo:
+            # The demo fleet: 12 gateways playing through the HTTP agent API.
+            commands["simulator"] = [
+                python,
+                "manage.py",
+                "simulate_fleet",
+                "--url",
+                f"http://{local}:{port}",
+                "--gateways",
+                "12",
+                "--tokens-file",
+                str(tokens_file),
+                "--quiet",
+            ]
         processes: dict[str, subprocess.Popen] = {}
         stopping = False
 

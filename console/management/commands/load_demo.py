@@ -2,11 +2,13 @@ import json
 import os
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from gateways.enrolment import issue_token, revoke_tokens
 from gateways.models import Gateway, Region
+from tunnels.models import Tunnel
 
 REGIONS = [
     ("Frankfurt", "eu-fra", "Primary EU data centre."),
@@ -32,9 +34,20 @@ GATEWAYS = [
     ("gw-sin-3", "ap-sin", "gw-sin-3.example.net", 1000, ["apac"]),
 ]
 
+# (name, end A, end B or None, remote address, remote subnets, protocol)
+TUNNELS = [
+    ("fra-ams", "gw-fra-1", "gw-ams-1", "", "", "wireguard"),
+    ("fra-iad", "gw-fra-2", "gw-iad-1", "", "", "wireguard"),
+    ("ams-sin", "gw-ams-2", "gw-sin-1", "", "", "ipsec"),
+    ("iad-sin", "gw-iad-2", "gw-sin-2", "", "", "wireguard"),
+    ("ams-backup", "gw-ams-3", "gw-fra-3", "", "", "wireguard"),
+    ("fra-hq-office", "gw-fra-1", None, "192.0.2.200", "10.20.0.0/16", "ipsec"),
+    ("iad-branch", "gw-iad-3", None, "198.51.100.200", "10.30.0.0/24, 10.31.0.0/24", "ipsec"),
+]
+
 
 class Command(BaseCommand):
-    help = "Load demo regions and gateways; existing ones (by name) are left as they are."
+    help = "Load demo regions, gateways and tunnels; existing ones (by name) are left as they are."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -64,9 +77,35 @@ class Command(BaseCommand):
             if was_created:
                 gateway.tags.set(tags)
                 created += 1
-        self.stdout.write(f"Demo data: {len(REGIONS)} regions, {created} gateways added.")
+        tunnels = self.load_tunnels()
+        self.stdout.write(
+            f"Demo data: {len(REGIONS)} regions, {created} gateways and {tunnels} tunnels added."
+        )
         if tokens_file:
             self.write_tokens(Path(tokens_file))
+
+    def load_tunnels(self) -> int:
+        gateways = {g.name: g for g in Gateway.objects.filter(name__in=[r[0] for r in GATEWAYS])}
+        created = 0
+        for name, end_a, end_b, address, subnets, protocol in TUNNELS:
+            if Tunnel.objects.filter(name=name).exists() or end_a not in gateways:
+                continue
+            tunnel = Tunnel(
+                name=name,
+                gateway_a=gateways[end_a],
+                gateway_b=gateways.get(end_b) if end_b else None,
+                remote_address=address,
+                remote_subnets=subnets,
+                protocol=protocol,
+                description="Demo tunnel.",
+            )
+            try:
+                tunnel.full_clean()
+            except ValidationError:
+                continue  # an admin changed the demo data; leave it be
+            tunnel.save()
+            created += 1
+        return created
 
     def write_tokens(self, path: Path) -> None:
         """One fresh token per demo gateway; older unused ones are revoked."""
