@@ -23,7 +23,8 @@ class GatewayCredentialAuthentication(BaseAuthentication):
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, credential = header.partition(" ")
-        if scheme != self.keyword or not credential.strip():
+        # The scheme name is case-insensitive (RFC 9110 §11.1).
+        if scheme.lower() != self.keyword.lower() or not credential.strip():
             raise exceptions.NotAuthenticated("Send the gateway credential as 'Bearer <credential>'.")
         hashed = digest(credential.strip())
         gateway = Gateway.objects.filter(credential_hash=hashed).first()

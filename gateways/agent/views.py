@@ -13,6 +13,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from pydantic import BaseModel, ValidationError
 from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -71,7 +72,10 @@ class AgentView(APIView):
     permission_classes = [IsGateway]
     throttle_classes = [GatewayRateThrottle]
     renderer_classes = [JSONRenderer]
-    parser_classes: list = []  # the raw body is validated by pydantic
+    # Declared for the OpenAPI schema and content negotiation; the views read
+    # the raw body and validate it with pydantic in one pass (request.data is
+    # never touched, so DRF never parses it a second time).
+    parser_classes = [JSONParser]
 
     def get_exception_handler(self):
         return agent_exception_handler
@@ -84,7 +88,7 @@ class AgentView(APIView):
             body = request.body
         except RequestDataTooBig:
             raise AgentError(413, {"body": ["The body is larger than 1 MiB."]}) from None
-        if False:
+        if len(body) > settings.AGENT_MAX_BODY_BYTES:
             raise AgentError(413, {"body": ["The body is larger than 1 MiB."]})
         try:
             return schema.model_validate_json(body)
