@@ -73,17 +73,18 @@ def enrol(token: str, *, version: str) -> Enrolment:
         ).update(used=now)
         if not claimed:
             raise EnrolmentRefused(401, "The enrolment token is unknown, used, revoked or expired.")
-        gateway = EnrollmentToken.objects.select_related("gateway").get(
-            token_hash=digest(token)
-        ).gateway
+        gateway = (
+            EnrollmentToken.objects.select_related("gateway").get(token_hash=digest(token)).gateway
+        )
         if not gateway.enabled:
             raise EnrolmentRefused(403, "This gateway is disabled in the console.")
         credential = CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
         gateway.credential_hash = digest(credential)
         gateway.credential_issued = now
         gateway.software_version = version[:50]
-        gateway.save(update_fields=["credential_hash", "credential_issued", "software_version",
-                                    "updated"])
+        gateway.save(
+            update_fields=["credential_hash", "credential_issued", "software_version", "updated"]
+        )
     return Enrolment(gateway=gateway, credential=credential)
 
 

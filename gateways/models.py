@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import uuid
 
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.utils import timezone
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
 
@@ -101,7 +101,10 @@ class Gateway(models.Model):
         help_text=_("A disabled gateway's agent calls are refused (403)."),
     )
     # SHA-256 of the agent credential; the credential itself is shown once.
-    credential_hash = models.CharField(max_length=64, unique=True, null=True, editable=False)
+    # NULL, not "", when there is none: many gateways may lack one under UNIQUE.
+    credential_hash = models.CharField(  # noqa: DJ001
+        max_length=64, unique=True, null=True, editable=False
+    )
     credential_issued = models.DateTimeField(_("credential issued"), null=True, editable=False)
     config_version = models.PositiveIntegerField(
         _("applied config version"), null=True, blank=True, editable=False
@@ -143,13 +146,14 @@ class EnrollmentToken(models.Model):
     Only a SHA-256 of the token is stored: the token is shown once, when issued.
     """
 
-    gateway = models.ForeignKey(
-        Gateway, on_delete=models.CASCADE, related_name="enrollment_tokens"
-    )
+    gateway = models.ForeignKey(Gateway, on_delete=models.CASCADE, related_name="enrollment_tokens")
     token_hash = models.CharField(max_length=64, unique=True)
     created = models.DateTimeField(_("created"), auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     expires = models.DateTimeField(_("expires"))
@@ -194,6 +198,10 @@ class GatewayStatusChange(models.Model):
         return f"{self.gateway_id}: {self.old_status or '—'} → {self.new_status} at {self.time}"
 
     @property
+    def old_status_style(self) -> StatusStyle:
+        return GATEWAY_STATUS_STYLE.get(self.old_status, UNKNOWN_STYLE)
+
+    @property
     def new_status_style(self) -> StatusStyle:
         return GATEWAY_STATUS_STYLE.get(self.new_status, UNKNOWN_STYLE)
 
@@ -218,6 +226,9 @@ class MetricSample(models.Model):
             models.Index(fields=["gateway", "time"], name="metric_gw_time_idx"),
             models.Index(fields=["time"], name="metric_time_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway_id} at {self.time}"
 
 
 class MetricRollup(models.Model):
@@ -255,6 +266,9 @@ class MetricRollup(models.Model):
         ]
         indexes = [models.Index(fields=["period", "bucket"], name="rollup_period_bucket_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.gateway_id} {self.period} from {self.bucket}"
+
 
 class FleetConfig(models.Model):
     """The single row holding the fleet's configuration version.
@@ -269,6 +283,9 @@ class FleetConfig(models.Model):
 
     class Meta:
         verbose_name = _("fleet configuration version")
+
+    def __str__(self) -> str:
+        return f"configuration version {self.version}"
 
 
 class RetiredCredential(models.Model):

@@ -63,8 +63,13 @@ PERIODS = {
 # caught up by the next one, and recomputing a window gives the same rows.
 LOOKBACK_WINDOWS = {MetricRollup.Period.FIVE_MINUTES: 6, MetricRollup.Period.HOUR: 3}
 
-_FIELDS = {"cpu": "cpu_pct", "mem": "mem_pct", "rx": "rx_bps", "tx": "tx_bps",
-           "sessions": "sessions"}
+_FIELDS = {
+    "cpu": "cpu_pct",
+    "mem": "mem_pct",
+    "rx": "rx_bps",
+    "tx": "tx_bps",
+    "sessions": "sessions",
+}
 
 
 def window_start(moment, size: timedelta):

@@ -25,7 +25,9 @@ class GatewayCredentialAuthentication(BaseAuthentication):
         scheme, _, credential = header.partition(" ")
         # The scheme name is case-insensitive (RFC 9110 §11.1).
         if scheme.lower() != self.keyword.lower() or not credential.strip():
-            raise exceptions.NotAuthenticated("Send the gateway credential as 'Bearer <credential>'.")
+            raise exceptions.NotAuthenticated(
+                "Send the gateway credential as 'Bearer <credential>'."
+            )
         hashed = digest(credential.strip())
         gateway = Gateway.objects.filter(credential_hash=hashed).first()
         if gateway is None:

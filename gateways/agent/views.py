@@ -24,7 +24,12 @@ from gateways.agent.authentication import (
     GatewayRateThrottle,
     IsGateway,
 )
-from gateways.agent.ingest import build_config, current_config_version, record_heartbeat, store_events
+from gateways.agent.ingest import (
+    build_config,
+    current_config_version,
+    record_heartbeat,
+    store_events,
+)
 from gateways.enrolment import EnrolmentRefused, enrol
 
 TAG = ["agent"]
@@ -56,7 +61,9 @@ def agent_exception_handler(exc, context):
         )
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         return _error_response(
-            401, {"authorization": [str(exc.detail)]}, headers={"WWW-Authenticate": 'Bearer realm="agent"'}
+            401,
+            {"authorization": [str(exc.detail)]},
+            headers={"WWW-Authenticate": 'Bearer realm="agent"'},
         )
     if isinstance(exc, exceptions.PermissionDenied):
         return _error_response(403, {"authorization": [str(exc.detail)]})
@@ -160,8 +167,11 @@ class HeartbeatView(AgentView):
     @extend_schema(
         tags=TAG,
         request=schemas.Heartbeat,
-        responses={200: schemas.HeartbeatResponse, 400: _schema_errors("Bad fields."),
-                   **AUTH_ERRORS},
+        responses={
+            200: schemas.HeartbeatResponse,
+            400: _schema_errors("Bad fields."),
+            **AUTH_ERRORS,
+        },
     )
     def post(self, request):
         heartbeat = self.validated(request, schemas.Heartbeat)
@@ -180,8 +190,7 @@ class EventsView(AgentView):
     @extend_schema(
         tags=TAG,
         request=schemas.EventBatch,
-        responses={202: schemas.EventsResponse, 400: _schema_errors("Bad fields."),
-                   **AUTH_ERRORS},
+        responses={202: schemas.EventsResponse, 400: _schema_errors("Bad fields."), **AUTH_ERRORS},
     )
     def post(self, request):
         batch = self.validated(request, schemas.EventBatch)
@@ -198,12 +207,17 @@ class ConfigView(AgentView):
         tags=TAG,
         parameters=[
             OpenApiParameter(
-                "If-None-Match", location=OpenApiParameter.HEADER, required=False,
+                "If-None-Match",
+                location=OpenApiParameter.HEADER,
+                required=False,
                 description='The version the agent has, quoted: "41".',
             )
         ],
-        responses={200: schemas.ConfigResponse, 304: OpenApiResponse(description="Unchanged."),
-                   **AUTH_ERRORS},
+        responses={
+            200: schemas.ConfigResponse,
+            304: OpenApiResponse(description="Unchanged."),
+            **AUTH_ERRORS,
+        },
     )
     def get(self, request):
         version = current_config_version()

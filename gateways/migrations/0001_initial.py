@@ -11,53 +11,152 @@ import gateways.validators
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('taggit', '0006_rename_taggeditem_content_type_object_id_taggit_tagg_content_8fc721_idx'),
+        ("taggit", "0006_rename_taggeditem_content_type_object_id_taggit_tagg_content_8fc721_idx"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='public id')),
-                ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
-                ('slug', models.SlugField(help_text='Short identifier used in filters, URLs of scripts and the API.', max_length=100, unique=True, verbose_name='slug')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('created', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('updated', models.DateTimeField(auto_now=True, verbose_name='updated')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "uuid",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, unique=True, verbose_name="public id"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True, verbose_name="name")),
+                (
+                    "slug",
+                    models.SlugField(
+                        help_text="Short identifier used in filters, URLs of scripts and the API.",
+                        max_length=100,
+                        unique=True,
+                        verbose_name="slug",
+                    ),
+                ),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("created", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                ("updated", models.DateTimeField(auto_now=True, verbose_name="updated")),
             ],
             options={
-                'verbose_name': 'region',
-                'verbose_name_plural': 'regions',
-                'ordering': ['name'],
+                "verbose_name": "region",
+                "verbose_name_plural": "regions",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Gateway',
+            name="Gateway",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='public id')),
-                ('name', models.CharField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9][A-Za-z0-9._-]*$', 'Use letters, digits, dots, dashes and underscores, starting with a letter or digit.')], verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('public_address', models.CharField(blank=True, help_text='The address the gateway is reached at: an IP address or a host name.', max_length=255, validators=[gateways.validators.validate_address], verbose_name='public address')),
-                ('software_version', models.CharField(blank=True, max_length=50, verbose_name='software version')),
-                ('capacity_mbps', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(1000000)], verbose_name='capacity (Mbps)')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('online', 'Online'), ('degraded', 'Degraded'), ('offline', 'Offline'), ('maintenance', 'Maintenance')], default='pending', max_length=20, verbose_name='status')),
-                ('last_seen', models.DateTimeField(blank=True, null=True, verbose_name='last seen')),
-                ('created', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('updated', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('tags', taggit.managers.TaggableManager(blank=True, help_text='A comma-separated list of tags.', through='taggit.TaggedItem', to='taggit.Tag', verbose_name='tags')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='gateways', to='gateways.region', verbose_name='region')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "uuid",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, unique=True, verbose_name="public id"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                                "Use letters, digits, dots, dashes and underscores, starting with a letter or digit.",
+                            )
+                        ],
+                        verbose_name="name",
+                    ),
+                ),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "public_address",
+                    models.CharField(
+                        blank=True,
+                        help_text="The address the gateway is reached at: an IP address or a host name.",
+                        max_length=255,
+                        validators=[gateways.validators.validate_address],
+                        verbose_name="public address",
+                    ),
+                ),
+                (
+                    "software_version",
+                    models.CharField(blank=True, max_length=50, verbose_name="software version"),
+                ),
+                (
+                    "capacity_mbps",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(1000000),
+                        ],
+                        verbose_name="capacity (Mbps)",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("online", "Online"),
+                            ("degraded", "Degraded"),
+                            ("offline", "Offline"),
+                            ("maintenance", "Maintenance"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "last_seen",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last seen"),
+                ),
+                ("created", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                ("updated", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                (
+                    "tags",
+                    taggit.managers.TaggableManager(
+                        blank=True,
+                        help_text="A comma-separated list of tags.",
+                        through="taggit.TaggedItem",
+                        to="taggit.Tag",
+                        verbose_name="tags",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="gateways",
+                        to="gateways.region",
+                        verbose_name="region",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'gateway',
-                'verbose_name_plural': 'gateways',
-                'ordering': ['name'],
-                'indexes': [models.Index(fields=['status', 'last_seen'], name='gateway_status_seen_idx')],
+                "verbose_name": "gateway",
+                "verbose_name_plural": "gateways",
+                "ordering": ["name"],
+                "indexes": [
+                    models.Index(fields=["status", "last_seen"], name="gateway_status_seen_idx")
+                ],
             },
         ),
     ]

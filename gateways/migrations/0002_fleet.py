@@ -7,155 +7,269 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gateways', '0001_initial'),
+        ("gateways", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FleetConfig',
+            name="FleetConfig",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('updated', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("updated", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'fleet configuration version',
+                "verbose_name": "fleet configuration version",
             },
         ),
         migrations.CreateModel(
-            name='RetiredCredential',
+            name="RetiredCredential",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('credential_hash', models.CharField(max_length=64, unique=True)),
-                ('gateway_name', models.CharField(max_length=100)),
-                ('retired', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("credential_hash", models.CharField(max_length=64, unique=True)),
+                ("gateway_name", models.CharField(max_length=100)),
+                ("retired", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.AddField(
-            model_name='gateway',
-            name='config_version',
-            field=models.PositiveIntegerField(blank=True, editable=False, null=True, verbose_name='applied config version'),
+            model_name="gateway",
+            name="config_version",
+            field=models.PositiveIntegerField(
+                blank=True, editable=False, null=True, verbose_name="applied config version"
+            ),
         ),
         migrations.AddField(
-            model_name='gateway',
-            name='cpu_pct',
-            field=models.FloatField(editable=False, null=True, verbose_name='CPU %'),
+            model_name="gateway",
+            name="cpu_pct",
+            field=models.FloatField(editable=False, null=True, verbose_name="CPU %"),
         ),
         migrations.AddField(
-            model_name='gateway',
-            name='credential_hash',
+            model_name="gateway",
+            name="credential_hash",
             field=models.CharField(editable=False, max_length=64, null=True, unique=True),
         ),
         migrations.AddField(
-            model_name='gateway',
-            name='credential_issued',
-            field=models.DateTimeField(editable=False, null=True, verbose_name='credential issued'),
+            model_name="gateway",
+            name="credential_issued",
+            field=models.DateTimeField(editable=False, null=True, verbose_name="credential issued"),
         ),
         migrations.AddField(
-            model_name='gateway',
-            name='enabled',
-            field=models.BooleanField(default=True, help_text="A disabled gateway's agent calls are refused (403).", verbose_name='enabled'),
+            model_name="gateway",
+            name="enabled",
+            field=models.BooleanField(
+                default=True,
+                help_text="A disabled gateway's agent calls are refused (403).",
+                verbose_name="enabled",
+            ),
         ),
         migrations.AddField(
-            model_name='gateway',
-            name='mem_pct',
-            field=models.FloatField(editable=False, null=True, verbose_name='memory %'),
+            model_name="gateway",
+            name="mem_pct",
+            field=models.FloatField(editable=False, null=True, verbose_name="memory %"),
         ),
         migrations.AddField(
-            model_name='gateway',
-            name='rx_bps',
-            field=models.BigIntegerField(editable=False, null=True, verbose_name='received bit/s'),
+            model_name="gateway",
+            name="rx_bps",
+            field=models.BigIntegerField(editable=False, null=True, verbose_name="received bit/s"),
         ),
         migrations.AddField(
-            model_name='gateway',
-            name='sessions',
-            field=models.PositiveIntegerField(editable=False, null=True, verbose_name='sessions'),
+            model_name="gateway",
+            name="sessions",
+            field=models.PositiveIntegerField(editable=False, null=True, verbose_name="sessions"),
         ),
         migrations.AddField(
-            model_name='gateway',
-            name='tx_bps',
-            field=models.BigIntegerField(editable=False, null=True, verbose_name='sent bit/s'),
+            model_name="gateway",
+            name="tx_bps",
+            field=models.BigIntegerField(editable=False, null=True, verbose_name="sent bit/s"),
         ),
         migrations.CreateModel(
-            name='EnrollmentToken',
+            name="EnrollmentToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('created', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('expires', models.DateTimeField(verbose_name='expires')),
-                ('used', models.DateTimeField(blank=True, null=True, verbose_name='used')),
-                ('revoked', models.DateTimeField(blank=True, null=True, verbose_name='revoked')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('gateway', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enrollment_tokens', to='gateways.gateway')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("created", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                ("expires", models.DateTimeField(verbose_name="expires")),
+                ("used", models.DateTimeField(blank=True, null=True, verbose_name="used")),
+                ("revoked", models.DateTimeField(blank=True, null=True, verbose_name="revoked")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "gateway",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="enrollment_tokens",
+                        to="gateways.gateway",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'enrolment token',
-                'verbose_name_plural': 'enrolment tokens',
-                'ordering': ['-created'],
+                "verbose_name": "enrolment token",
+                "verbose_name_plural": "enrolment tokens",
+                "ordering": ["-created"],
             },
         ),
         migrations.CreateModel(
-            name='GatewayStatusChange',
+            name="GatewayStatusChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time', models.DateTimeField(default=django.utils.timezone.now, verbose_name='time')),
-                ('old_status', models.CharField(blank=True, choices=[('pending', 'Pending'), ('online', 'Online'), ('degraded', 'Degraded'), ('offline', 'Offline'), ('maintenance', 'Maintenance')], max_length=20)),
-                ('new_status', models.CharField(choices=[('pending', 'Pending'), ('online', 'Online'), ('degraded', 'Degraded'), ('offline', 'Offline'), ('maintenance', 'Maintenance')], max_length=20)),
-                ('reason', models.CharField(blank=True, max_length=200, verbose_name='reason')),
-                ('gateway', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='status_changes', to='gateways.gateway')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "time",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="time"),
+                ),
+                (
+                    "old_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("pending", "Pending"),
+                            ("online", "Online"),
+                            ("degraded", "Degraded"),
+                            ("offline", "Offline"),
+                            ("maintenance", "Maintenance"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "new_status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("online", "Online"),
+                            ("degraded", "Degraded"),
+                            ("offline", "Offline"),
+                            ("maintenance", "Maintenance"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=200, verbose_name="reason")),
+                (
+                    "gateway",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="status_changes",
+                        to="gateways.gateway",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'gateway status change',
-                'ordering': ['-time', '-pk'],
-                'indexes': [models.Index(fields=['gateway', 'time'], name='status_change_gw_time_idx')],
+                "verbose_name": "gateway status change",
+                "ordering": ["-time", "-pk"],
+                "indexes": [
+                    models.Index(fields=["gateway", "time"], name="status_change_gw_time_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MetricRollup',
+            name="MetricRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period', models.CharField(choices=[('5m', '5 minutes'), ('1h', '1 hour')], max_length=2)),
-                ('bucket', models.DateTimeField(verbose_name='bucket start')),
-                ('samples', models.PositiveIntegerField()),
-                ('cpu_min', models.FloatField()),
-                ('cpu_avg', models.FloatField()),
-                ('cpu_max', models.FloatField()),
-                ('mem_min', models.FloatField()),
-                ('mem_avg', models.FloatField()),
-                ('mem_max', models.FloatField()),
-                ('rx_min', models.BigIntegerField()),
-                ('rx_avg', models.FloatField()),
-                ('rx_max', models.BigIntegerField()),
-                ('tx_min', models.BigIntegerField()),
-                ('tx_avg', models.FloatField()),
-                ('tx_max', models.BigIntegerField()),
-                ('sessions_min', models.PositiveIntegerField()),
-                ('sessions_avg', models.FloatField()),
-                ('sessions_max', models.PositiveIntegerField()),
-                ('gateway', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='gateways.gateway')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "period",
+                    models.CharField(choices=[("5m", "5 minutes"), ("1h", "1 hour")], max_length=2),
+                ),
+                ("bucket", models.DateTimeField(verbose_name="bucket start")),
+                ("samples", models.PositiveIntegerField()),
+                ("cpu_min", models.FloatField()),
+                ("cpu_avg", models.FloatField()),
+                ("cpu_max", models.FloatField()),
+                ("mem_min", models.FloatField()),
+                ("mem_avg", models.FloatField()),
+                ("mem_max", models.FloatField()),
+                ("rx_min", models.BigIntegerField()),
+                ("rx_avg", models.FloatField()),
+                ("rx_max", models.BigIntegerField()),
+                ("tx_min", models.BigIntegerField()),
+                ("tx_avg", models.FloatField()),
+                ("tx_max", models.BigIntegerField()),
+                ("sessions_min", models.PositiveIntegerField()),
+                ("sessions_avg", models.FloatField()),
+                ("sessions_max", models.PositiveIntegerField()),
+                (
+                    "gateway",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="gateways.gateway",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['period', 'bucket'], name='rollup_period_bucket_idx')],
-                'constraints': [models.UniqueConstraint(fields=('gateway', 'period', 'bucket'), name='rollup_unique_bucket')],
+                "indexes": [
+                    models.Index(fields=["period", "bucket"], name="rollup_period_bucket_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("gateway", "period", "bucket"), name="rollup_unique_bucket"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MetricSample',
+            name="MetricSample",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time', models.DateTimeField(verbose_name='time')),
-                ('cpu_pct', models.FloatField()),
-                ('mem_pct', models.FloatField()),
-                ('rx_bps', models.BigIntegerField()),
-                ('tx_bps', models.BigIntegerField()),
-                ('sessions', models.PositiveIntegerField()),
-                ('gateway', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='gateways.gateway')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("time", models.DateTimeField(verbose_name="time")),
+                ("cpu_pct", models.FloatField()),
+                ("mem_pct", models.FloatField()),
+                ("rx_bps", models.BigIntegerField()),
+                ("tx_bps", models.BigIntegerField()),
+                ("sessions", models.PositiveIntegerField()),
+                (
+                    "gateway",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="gateways.gateway",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['gateway', 'time'], name='metric_gw_time_idx'), models.Index(fields=['time'], name='metric_time_idx')],
+                "indexes": [
+                    models.Index(fields=["gateway", "time"], name="metric_gw_time_idx"),
+                    models.Index(fields=["time"], name="metric_time_idx"),
+                ],
             },
         ),
     ]

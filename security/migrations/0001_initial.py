@@ -5,38 +5,104 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('gateways', '0002_fleet'),
+        ("gateways", "0002_fleet"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SecurityEvent',
+            name="SecurityEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(editable=False, unique=True, verbose_name='event id')),
-                ('occurred_at', models.DateTimeField(verbose_name='occurred at')),
-                ('received_at', models.DateTimeField(auto_now_add=True, verbose_name='received at')),
-                ('severity', models.CharField(choices=[('info', 'Info'), ('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('critical', 'Critical')], max_length=10, verbose_name='severity')),
-                ('category', models.CharField(choices=[('intrusion', 'Intrusion'), ('port_scan', 'Port scan'), ('auth_failure', 'Authentication failure'), ('malware', 'Malware'), ('policy_violation', 'Policy violation'), ('anomaly', 'Anomaly')], max_length=20, verbose_name='category')),
-                ('signature', models.CharField(blank=True, max_length=255, verbose_name='signature')),
-                ('src_ip', models.GenericIPAddressField(blank=True, null=True, verbose_name='source IP')),
-                ('src_port', models.PositiveIntegerField(blank=True, null=True, verbose_name='source port')),
-                ('dst_ip', models.GenericIPAddressField(blank=True, null=True, verbose_name='destination IP')),
-                ('dst_port', models.PositiveIntegerField(blank=True, null=True, verbose_name='destination port')),
-                ('protocol', models.CharField(blank=True, max_length=10, verbose_name='protocol')),
-                ('message', models.TextField(blank=True, verbose_name='message')),
-                ('details', models.JSONField(blank=True, default=dict, verbose_name='details')),
-                ('gateway', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='security_events', to='gateways.gateway')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("uuid", models.UUIDField(editable=False, unique=True, verbose_name="event id")),
+                ("occurred_at", models.DateTimeField(verbose_name="occurred at")),
+                (
+                    "received_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="received at"),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("info", "Info"),
+                            ("low", "Low"),
+                            ("medium", "Medium"),
+                            ("high", "High"),
+                            ("critical", "Critical"),
+                        ],
+                        max_length=10,
+                        verbose_name="severity",
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("intrusion", "Intrusion"),
+                            ("port_scan", "Port scan"),
+                            ("auth_failure", "Authentication failure"),
+                            ("malware", "Malware"),
+                            ("policy_violation", "Policy violation"),
+                            ("anomaly", "Anomaly"),
+                        ],
+                        max_length=20,
+                        verbose_name="category",
+                    ),
+                ),
+                (
+                    "signature",
+                    models.CharField(blank=True, max_length=255, verbose_name="signature"),
+                ),
+                (
+                    "src_ip",
+                    models.GenericIPAddressField(blank=True, null=True, verbose_name="source IP"),
+                ),
+                (
+                    "src_port",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="source port"),
+                ),
+                (
+                    "dst_ip",
+                    models.GenericIPAddressField(
+                        blank=True, null=True, verbose_name="destination IP"
+                    ),
+                ),
+                (
+                    "dst_port",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="destination port"
+                    ),
+                ),
+                ("protocol", models.CharField(blank=True, max_length=10, verbose_name="protocol")),
+                ("message", models.TextField(blank=True, verbose_name="message")),
+                ("details", models.JSONField(blank=True, default=dict, verbose_name="details")),
+                (
+                    "gateway",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="security_events",
+                        to="gateways.gateway",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'security event',
-                'verbose_name_plural': 'security events',
-                'ordering': ['-occurred_at', '-id'],
-                'indexes': [models.Index(fields=['-occurred_at', '-id'], name='secevent_time_idx'), models.Index(fields=['gateway', '-occurred_at'], name='secevent_gw_time_idx'), models.Index(fields=['severity', '-occurred_at'], name='secevent_sev_time_idx'), models.Index(fields=['category', '-occurred_at'], name='secevent_cat_time_idx'), models.Index(fields=['src_ip', '-occurred_at'], name='secevent_src_time_idx')],
+                "verbose_name": "security event",
+                "verbose_name_plural": "security events",
+                "ordering": ["-occurred_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["-occurred_at", "-id"], name="secevent_time_idx"),
+                    models.Index(fields=["gateway", "-occurred_at"], name="secevent_gw_time_idx"),
+                    models.Index(fields=["severity", "-occurred_at"], name="secevent_sev_time_idx"),
+                    models.Index(fields=["category", "-occurred_at"], name="secevent_cat_time_idx"),
+                    models.Index(fields=["src_ip", "-occurred_at"], name="secevent_src_time_idx"),
+                ],
             },
         ),
     ]

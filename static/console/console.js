@@ -22,6 +22,41 @@
     setTimeout(function () { toast.remove(); }, 260);
   }
 
+  // Copy a secret (enrolment token, agent command). Without the clipboard API
+  // (plain http, older browsers) the text is selected for the user to copy.
+  function selectText(el) {
+    var range = document.createRange();
+    range.selectNodeContents(el);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+  function copyText(button) {
+    var source = document.querySelector(button.dataset.copyTarget);
+    if (!source) return;
+    var label = button.querySelector(".copy-label");
+    var original = label ? label.textContent : "";
+    function show(text, ok) {
+      if (label) label.textContent = text;
+      button.classList.toggle("copied", ok);
+      setTimeout(function () {
+        if (label) label.textContent = original;
+        button.classList.remove("copied");
+      }, 2500);
+    }
+    function fallback() {
+      selectText(source);
+      show(button.dataset.fallbackLabel || "Press Ctrl+C to copy", false);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+        show(button.dataset.copiedLabel || "Copied", true);
+      }, fallback);
+    } else {
+      fallback();
+    }
+  }
+
   document.addEventListener("click", function (event) {
     var target = event.target.closest("[data-action]");
     if (target) {
@@ -29,6 +64,7 @@
       if (action === "toggle-theme") toggleTheme();
       else if (action === "toggle-nav") toggleNav(target);
       else if (action === "dismiss") dismiss(target.closest(".toast"));
+      else if (action === "copy") copyText(target);
     }
     // Close open dropdowns when clicking elsewhere.
     document.querySelectorAll("details[open]").forEach(function (d) {

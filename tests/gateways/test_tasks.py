@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from gateways.models import GatewayStatusChange, Gateway
+from gateways.models import Gateway, GatewayStatusChange
 from gateways.tasks import mark_offline_gateways
 from tests.factories import GatewayFactory
 

@@ -15,7 +15,7 @@ from taggit.models import Tag
 from gateways import urls as gateway_urls
 from gateways.models import Gateway, Region
 from tests.conftest import ROLES
-from tests.factories import GatewayFactory, RegionFactory, make_fleet
+from tests.factories import GatewayFactory, RegionFactory, TunnelFactory, make_fleet
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +51,11 @@ PAGES = [
     Page("gateways:gateway_detail", "view", "gateway"),
     Page("gateways:gateway_edit", "change", "gateway"),
     Page("gateways:gateway_delete", "delete", "gateway"),
+    Page("gateways:gateway_issue_token", "change", "gateway"),
+    Page("gateways:gateway_revoke_token", "change", "gateway"),
+    Page("gateways:gateway_rotate_credential", "change", "gateway"),
+    Page("gateways:gateway_disable", "change", "gateway"),
+    Page("gateways:gateway_enable", "change", "gateway"),
     Page("gateways:region_list", "view"),
     Page("gateways:region_add", "add"),
     Page("gateways:region_detail", "view", "region"),
@@ -636,14 +641,16 @@ class TestRegionList:
 # --- Query counts ----------------------------------------------------------------------
 
 # Measured with an operator (not a superuser, so permissions are queried):
-# 6, 8, 5, 7 and 6 queries on SQLite and PostgreSQL alike (the gateway page
-# counts and lists its tunnels). The bounds leave room for two more; the real
+# 6, 8, 5, 13 and 6 queries on SQLite and PostgreSQL alike (the gateway page
+# counts and lists its tunnels, and loads its enrolment tokens, status history,
+# uptime window, fleet config version, hourly rollups and current-hour
+# aggregate: one query each). The bounds leave room for two more; the real
 # guarantee is that the count does not grow with the data.
 PAGE_QUERY_BOUNDS = {
     "/": 8,
     "/gateways/": 10,
     "/regions/": 7,
-    "gateway_detail": 9,
+    "gateway_detail": 15,
     "region_detail": 8,
 }
 
@@ -677,3 +684,74 @@ def test_filtered_list_queries_do_not_grow(operator_client, count_queries):
     large = count_queries(operator_client, url)
     assert large == small
     assert large <= 11  # 9 measured: the tag filter looks its tag up
+
+
+def _gateway_activity(gateway, n: int) -> None:
+    """``n`` status changes, raw samples, hourly rollups and enrolment tokens."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from gateways.enrolment import issue_token
+    from gateways.models import GatewayStatusChange, MetricRollup, MetricSample
+
+    now = timezone.now()
+    statuses = ("online", "degraded", "offline")
+    GatewayStatusChange.objects.bulk_create(
+        GatewayStatusChange(
+            gateway=gateway,
+            time=now - timedelta(minutes=30 * (n - i)),
+            old_status=statuses[(i - 1) % 3] if i else "",
+            new_status=statuses[i % 3],
+            reason="test",
+        )
+        for i in range(n)
+    )
+    MetricSample.objects.bulk_create(
+        MetricSample(
+            gateway=gateway,
+            time=now - timedelta(seconds=i),
+            cpu_pct=10,
+            mem_pct=20,
+            rx_bps=1000,
+            tx_bps=2000,
+            sessions=3,
+        )
+        for i in range(n)
+    )
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    MetricRollup.objects.bulk_create(
+        (
+            MetricRollup(
+                gateway=gateway,
+                period="1h",
+                bucket=hour - timedelta(hours=h),
+                samples=60,
+                **{
+                    f"{k}_{a}": 1
+                    for k in ("cpu", "mem", "rx", "tx", "sessions")
+                    for a in ("min", "avg", "max")
+                },
+            )
+            for h in range(1, min(n, 23) + 1)
+        ),
+        ignore_conflicts=True,
+    )
+    for _ in range(min(n, 12)):
+        issue_token(gateway)
+
+
+def test_gateway_page_queries_do_not_grow_with_its_activity(operator_client, count_queries):
+    gateway = GatewayFactory(status="online")
+    TunnelFactory.create_batch(2, gateway_a=gateway)
+    _gateway_activity(gateway, 5)
+    small = count_queries(operator_client, gateway.get_absolute_url())
+
+    _gateway_activity(gateway, 50)
+    response = operator_client.get(gateway.get_absolute_url())
+    assert len(response.context["status_history"]) == 20
+    assert len(response.context["hourly_metrics"]) == 24
+    large = count_queries(operator_client, gateway.get_absolute_url())
+
+    assert large == small
+    assert large <= PAGE_QUERY_BOUNDS["gateway_detail"]

@@ -623,7 +623,7 @@ PAGE_QUERY_BOUNDS = {
     "filtered list": 12,
     "tunnel detail": 7,
     "remote tunnel detail": 7,
-    "gateway detail": 9,
+    "gateway detail": 15,  # the gateway page also shows agent, history, metrics
 }
 
 
