@@ -19,6 +19,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from console import embedded
 
+# Processes whose exit does not stop the console.
+OPTIONAL = {"simulator"}
+
 
 class Command(BaseCommand):
     help = "Serve the console with its Celery worker and beat (what `make run` runs)."
@@ -126,8 +129,13 @@ class Command(BaseCommand):
         exit_code = 0
         try:
             while not stopping:
-                for name, proc in processes.items():
-                    if proc.poll() is not None:
+                for name, proc in list(processes.items()):
+                    if proc.poll() is not None and name in OPTIONAL:
+                        # The demo fleet ends when no gateway is left to play
+                        # (all deleted or disabled): the console goes on.
+                        self.stdout.write(f"The {name} stopped (code {proc.returncode}).")
+                        del processes[name]
+                    elif proc.poll() is not None:
                         self.stderr.write(f"The {name} process exited with code {proc.returncode}.")
                         exit_code = 1
                         stopping = True
