@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 GATEWAYS = 200
-EVENT_ROWS = {100: 6_000, 1000: 10_000}
-HEARTBEATS = 2_000
+EVENT_ROWS = {100: 20_000, 1000: 50_000}
+HEARTBEATS = 6_000
 CONCURRENCY = 32
 WEB_PROCESSES = 2
 
