@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from console.views import generic
 from gateways.agent.ingest import current_config_version
+from gateways.choices import GatewayStatus
 from gateways.enrolment import digest, issue_token, rotate_credential
 from gateways.filtersets import GatewayFilterSet, RegionFilterSet
 from gateways.forms import GatewayForm, RegionForm
@@ -126,7 +127,9 @@ def gateway_uptime(gateway: Gateway, history: list[GatewayStatusChange], now) ->
         inside_before = [row for row in in_window if row[0] <= start]
         if inside_before:
             opening = [(inside_before[-1][0], inside_before[-1][2])]
-        elif in_window and in_window[0][1]:
+        elif in_window and in_window[0][1] and in_window[0][1] != GatewayStatus.PENDING:
+            # "pending" means it had never reported: unknown, not down, so a
+            # gateway enrolled an hour ago that stayed online shows 100 %.
             opening = [(start, in_window[0][1])]
         elif not in_window and history:
             opening = [(history[0].time, history[0].new_status)]

@@ -329,11 +329,10 @@ class TestGatewayUptime:
         add_change(gateway, now - timedelta(hours=3), "degraded", "offline")
         response = viewer_client.get(gateway.get_absolute_url())
         content = response.content.decode()
-        # The first change says it was pending before: known (and down) for the
-        # whole of both windows, up 9 h of them.
-        assert [w["percent"] for w in response.context["uptime"]] == [37.5, 5.36]
-        assert "37.50<small>%</small>" in content
-        assert "5.36<small>%</small>" in content
+        # Pending before the first change means it had never reported: unknown,
+        # left out. Known for 12 h of both windows, up 9 h of them.
+        assert [w["percent"] for w in response.context["uptime"]] == [75.0, 75.0]
+        assert "75<small>%</small>" in content
         assert "badge-muted" in content  # the "pending" it came from
         assert [c.new_status for c in response.context["status_history"]] == [
             "offline",
