@@ -18,3 +18,17 @@ class RestrictedQuerySet(models.QuerySet):
         if not user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}"):
             return self.none()
         return self
+
+    def count_by(self, field: str, choices, styles) -> list[dict]:
+        """One entry per choice of ``field``, in the choices' order, with its
+        count (one GROUP BY query) and its style from the app's choices.py."""
+        counts = dict(self.values_list(field).annotate(n=models.Count("pk")).order_by())
+        return [
+            {
+                "value": choice.value,
+                "label": choice.label,
+                "count": counts.get(choice.value, 0),
+                "style": styles[choice],
+            }
+            for choice in choices
+        ]

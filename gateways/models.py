@@ -53,16 +53,7 @@ class Region(models.Model):
 class GatewayQuerySet(RestrictedQuerySet):
     def status_summary(self) -> list[dict]:
         """One entry per status, in the order of the choices, with its count and style."""
-        counts = dict(self.values_list("status").annotate(n=models.Count("pk")).order_by())
-        return [
-            {
-                "value": status.value,
-                "label": status.label,
-                "count": counts.get(status.value, 0),
-                "style": GATEWAY_STATUS_STYLE[status],
-            }
-            for status in GatewayStatus
-        ]
+        return self.count_by("status", GatewayStatus, GATEWAY_STATUS_STYLE)
 
 
 class Gateway(models.Model):

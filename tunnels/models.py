@@ -34,16 +34,7 @@ class TunnelQuerySet(RestrictedQuerySet):
 
     def state_summary(self) -> list[dict]:
         """One entry per state, in the order of the choices, with its count and style."""
-        counts = dict(self.values_list("state").annotate(n=models.Count("pk")).order_by())
-        return [
-            {
-                "value": state.value,
-                "label": state.label,
-                "count": counts.get(state.value, 0),
-                "style": TUNNEL_STATE_STYLE[state],
-            }
-            for state in TunnelState
-        ]
+        return self.count_by("state", TunnelState, TUNNEL_STATE_STYLE)
 
 
 class Tunnel(models.Model):
