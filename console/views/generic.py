@@ -13,6 +13,7 @@ from django.db.models import ProtectedError
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -99,7 +100,10 @@ class ObjectListView(ObjectViewMixin):
             breadcrumbs=[(str(self.opts.verbose_name_plural).capitalize(), None)],
         )
         template = self.partial_template_name if is_partial(request) else self.template_name
-        return render(request, template, context, status=200 if filterset.is_valid() else 400)
+        response = render(request, template, context, status=200 if filterset.is_valid() else 400)
+        # The same URL answers a fragment or a page: caches must keep them apart.
+        patch_vary_headers(response, ("HX-Request",))
+        return response
 
 
 class ObjectDetailView(ObjectViewMixin):

@@ -755,3 +755,10 @@ def test_gateway_page_queries_do_not_grow_with_its_activity(operator_client, cou
 
     assert large == small
     assert large <= PAGE_QUERY_BOUNDS["gateway_detail"]
+
+
+def test_list_varies_on_hx_request(viewer_client):
+    # One URL answers the table fragment or the whole page: a cache that kept
+    # only one of them would show a bare table after the back button.
+    response = viewer_client.get("/gateways/")
+    assert "HX-Request" in response["Vary"]
