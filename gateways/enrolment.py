@@ -40,11 +40,14 @@ def issue_token(gateway: Gateway, *, user=None, ttl: int | None = None) -> str:
     return token
 
 
-def revoke_tokens(gateway: Gateway) -> int:
-    """Revoke every unused token of ``gateway``."""
-    return EnrollmentToken.objects.filter(
+def revoke_tokens(gateway: Gateway, *, token_id: int | None = None) -> int:
+    """Revoke the unused tokens of ``gateway``, or only the one with ``token_id``."""
+    tokens = EnrollmentToken.objects.filter(
         gateway=gateway, used__isnull=True, revoked__isnull=True
-    ).update(revoked=timezone.now())
+    )
+    if token_id is not None:
+        tokens = tokens.filter(pk=token_id)
+    return tokens.update(revoked=timezone.now())
 
 
 @dataclass

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 from console.views import generic
 from gateways.agent.ingest import current_config_version
 from gateways.choices import GatewayStatus
-from gateways.enrolment import digest, issue_token, rotate_credential
+from gateways.enrolment import digest, issue_token, revoke_tokens, rotate_credential
 from gateways.filtersets import GatewayFilterSet, RegionFilterSet
 from gateways.forms import GatewayForm, RegionForm
 from gateways.models import (
@@ -274,13 +274,8 @@ class GatewayRevokeTokenView(GatewayActionView):
         }
 
     def perform(self, obj):
-        revoked = EnrollmentToken.objects.filter(
-            gateway=obj,
-            pk=_int_or_none(self.request.POST.get("token")),
-            used__isnull=True,
-            revoked__isnull=True,
-        ).update(revoked=timezone.now())
-        if revoked:
+        token_id = _int_or_none(self.request.POST.get("token"))
+        if token_id is not None and revoke_tokens(obj, token_id=token_id):
             messages.success(self.request, _("Revoked the enrolment token."))
         else:
             messages.warning(

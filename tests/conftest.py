@@ -110,3 +110,21 @@ def fresh_throttles(monkeypatch):
     shared Redis outlives test runs, so anonymous requests from earlier runs
     (or the other xdist worker) would otherwise count against the limit."""
     monkeypatch.setattr(SimpleRateThrottle, "cache", LocMemCache(f"throttle-{uuid.uuid4()}", {}))
+
+
+@pytest.fixture
+def api_as(client_as):
+    def make(role: str):
+        return client_as(role, api=True)
+
+    return make
+
+
+@pytest.fixture
+def operator_api(api_as):
+    return api_as("operator")
+
+
+@pytest.fixture
+def viewer_api(api_as):
+    return api_as("viewer")

@@ -37,24 +37,6 @@ def snapshot() -> tuple:
     )
 
 
-@pytest.fixture
-def api_as(client_as):
-    def make(role: str):
-        return client_as(role, api=True)
-
-    return make
-
-
-@pytest.fixture
-def operator_api(api_as):
-    return api_as("operator")
-
-
-@pytest.fixture
-def viewer_api(api_as):
-    return api_as("viewer")
-
-
 # --- Who may do what ------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from gateways import urls as gateway_urls
 from gateways.models import Gateway, Region
 from tests.conftest import ROLES
 from tests.factories import GatewayFactory, RegionFactory, TunnelFactory, make_fleet
+from tests.helpers import assert_links_follow_permissions
 
 pytestmark = pytest.mark.django_db
 
@@ -128,21 +129,7 @@ def test_integer_pk_is_not_a_url(operator_client, objects, page):
 
 
 def test_links_follow_permissions(client_as, objects):
-    gateway = objects["gateway"]
-    edit_url = reverse("gateways:gateway_edit", kwargs={"uuid": gateway.uuid})
-    delete_url = reverse("gateways:gateway_delete", kwargs={"uuid": gateway.uuid})
-    add_url = reverse("gateways:gateway_add")
-    viewer, operator = client_as("viewer"), client_as("operator")
-
-    viewer_detail = viewer.get(gateway.get_absolute_url()).content.decode()
-    assert edit_url not in viewer_detail
-    assert delete_url not in viewer_detail
-    assert add_url not in viewer.get(reverse("gateways:gateway_list")).content.decode()
-
-    operator_detail = operator.get(gateway.get_absolute_url()).content.decode()
-    assert edit_url in operator_detail
-    assert delete_url in operator_detail
-    assert add_url in operator.get(reverse("gateways:gateway_list")).content.decode()
+    assert_links_follow_permissions(client_as, objects["gateway"], "gateways", "gateway")
 
 
 def test_dashboard_of_an_outsider_shows_nothing(outsider_client, objects):

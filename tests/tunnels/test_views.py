@@ -21,6 +21,7 @@ from tests.factories import (
     make_tunnels,
     user_with_perms,
 )
+from tests.helpers import assert_links_follow_permissions
 from tunnels import urls as tunnel_urls
 from tunnels.models import Tunnel
 
@@ -139,20 +140,7 @@ def test_integer_pk_is_not_a_url(operator_client, tunnel, page):
 
 
 def test_links_follow_permissions(client_as, tunnel):
-    edit_url = reverse("tunnels:tunnel_edit", kwargs={"uuid": tunnel.uuid})
-    delete_url = reverse("tunnels:tunnel_delete", kwargs={"uuid": tunnel.uuid})
-    add_url = reverse("tunnels:tunnel_add")
-    viewer, operator = client_as("viewer"), client_as("operator")
-
-    viewer_detail = viewer.get(tunnel.get_absolute_url()).content.decode()
-    assert edit_url not in viewer_detail
-    assert delete_url not in viewer_detail
-    assert add_url not in viewer.get(reverse("tunnels:tunnel_list")).content.decode()
-
-    operator_detail = operator.get(tunnel.get_absolute_url()).content.decode()
-    assert edit_url in operator_detail
-    assert delete_url in operator_detail
-    assert add_url in operator.get(reverse("tunnels:tunnel_list")).content.decode()
+    assert_links_follow_permissions(client_as, tunnel, "tunnels", "tunnel")
 
 
 @pytest.mark.parametrize(("role", "shown"), [("viewer", True), ("outsider", False)])

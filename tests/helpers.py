@@ -1,0 +1,22 @@
+"""Assertions shared by the apps' test suites."""
+
+from django.urls import reverse
+
+
+def assert_links_follow_permissions(client_as, obj, app: str, model: str) -> None:
+    """A viewer sees no Add/Edit/Delete links for ``obj``; an operator sees them all."""
+    edit_url = reverse(f"{app}:{model}_edit", kwargs={"uuid": obj.uuid})
+    delete_url = reverse(f"{app}:{model}_delete", kwargs={"uuid": obj.uuid})
+    add_url = reverse(f"{app}:{model}_add")
+    list_url = reverse(f"{app}:{model}_list")
+    viewer, operator = client_as("viewer"), client_as("operator")
+
+    viewer_detail = viewer.get(obj.get_absolute_url()).content.decode()
+    assert edit_url not in viewer_detail
+    assert delete_url not in viewer_detail
+    assert add_url not in viewer.get(list_url).content.decode()
+
+    operator_detail = operator.get(obj.get_absolute_url()).content.decode()
+    assert edit_url in operator_detail
+    assert delete_url in operator_detail
+    assert add_url in operator.get(list_url).content.decode()
