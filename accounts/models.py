@@ -8,8 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class User(AbstractUser):
-    """A console user. Roles are groups; region scopes, MFA and directory
-    links attach to this model in their own issues."""
+    """A console user. Roles are groups (with a ``Role`` beside each); the
+    user's own ``regions``, when set, cap whatever the roles grant."""
 
     uuid = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     preferences = models.JSONField(
@@ -17,6 +17,21 @@ class User(AbstractUser):
         default=dict,
         blank=True,
         help_text=_("Per-user UI preferences, such as table page sizes."),
+    )
+
+    regions = models.ManyToManyField(
+        "gateways.Region",
+        blank=True,
+        related_name="scoped_users",
+        verbose_name=_("regions"),
+        help_text=_(
+            "Limit this user to these regions, whatever their roles grant. Empty: the roles decide."
+        ),
+    )
+    mfa_required = models.BooleanField(
+        _("MFA required"),
+        default=False,
+        help_text=_("Must set up a second factor at next sign-in, whatever the roles say."),
     )
 
     class Meta(AbstractUser.Meta):
@@ -34,3 +49,48 @@ class User(AbstractUser):
             return
         self.preferences[key] = value
         self.save(update_fields=["preferences"])
+
+
+class Role(models.Model):
+    """A role is a Django group plus what the console adds to it: a
+    description, whether it is one of the four built-in roles (whose
+    permissions come from ``accounts/roles.py`` and cannot be edited), the
+    regions it is limited to, and whether its members must use MFA.
+
+    Permissions stay on the group, so Django's permission checks, the LDAP and
+    SSO group mapping and the admin all keep working as usual.
+    """
+
+    group = models.OneToOneField(
+        "auth.Group", on_delete=models.CASCADE, related_name="role", verbose_name=_("group")
+    )
+    description = models.TextField(_("description"), blank=True)
+    built_in = models.BooleanField(
+        _("built in"),
+        default=False,
+        help_text=_("Built-in roles keep the permissions documented in docs/roles.md."),
+    )
+    regions = models.ManyToManyField(
+        "gateways.Region",
+        blank=True,
+        related_name="roles",
+        verbose_name=_("regions"),
+        help_text=_("Limit what this role grants to these regions. Empty: all regions."),
+    )
+    mfa_required = models.BooleanField(
+        _("MFA required"),
+        default=False,
+        help_text=_("Members must set up a second factor before they can use the console."),
+    )
+
+    class Meta:
+        ordering = ["group__name"]
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+
+    def __str__(self) -> str:
+        return self.group.name
+
+    @property
+    def name(self) -> str:
+        return self.group.name

@@ -37,6 +37,8 @@ class Region(models.Model):
     updated = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = RestrictedQuerySet.as_manager()
+    # Region scope (console/querysets.py): a scoped user sees only their regions.
+    scope_lookups = ("pk",)
 
     class Meta:
         ordering = ["name"]
@@ -76,6 +78,9 @@ class Gateway(models.Model):
         help_text=_("The address the gateway is reached at: an IP address or a host name."),
     )
     software_version = models.CharField(_("software version"), max_length=50, blank=True)
+    # What the agent called its host when it enrolled (AGENT_PROTOCOL.md
+    # "hostname"): tells an admin which machine holds the credential.
+    hostname = models.CharField(_("agent hostname"), max_length=255, blank=True, editable=False)
     capacity_mbps = models.PositiveIntegerField(
         _("capacity (Mbps)"),
         null=True,
@@ -110,6 +115,7 @@ class Gateway(models.Model):
     updated = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = GatewayQuerySet.as_manager()
+    scope_lookups = ("region",)
 
     class Meta:
         ordering = ["name"]

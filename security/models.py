@@ -34,6 +34,7 @@ class SecurityEvent(models.Model):
     details = models.JSONField(_("details"), default=dict, blank=True)
 
     objects = RestrictedQuerySet.as_manager()
+    scope_lookups = ("gateway__region",)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

@@ -106,3 +106,35 @@ def make_tunnels(tunnels: int, regions: int = 3) -> list[Tunnel]:
             )
         )
     return made
+
+
+def user_with_role(username: str, *roles: str, regions=(), **fields):
+    """A user holding the given roles (built-in or custom role names),
+    limited to ``regions`` when given (the user's own cap)."""
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user(
+        username=username, email=f"{username}@example.com", password="test-password-123", **fields
+    )
+    for name in roles:
+        user.groups.add(Group.objects.get(name=name))
+    if regions:
+        user.regions.set(regions)
+    return user
+
+
+def scoped_role(name: str, regions, *codenames: str):
+    """A custom role granting ``codenames`` in ``regions`` only."""
+    from django.contrib.auth.models import Group
+
+    from accounts.models import Role
+
+    group = Group.objects.create(name=name)
+    for perm in codenames:
+        app_label, codename = perm.split(".")
+        group.permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    role = Role.objects.create(group=group)
+    role.regions.set(regions)
+    return role

@@ -116,6 +116,8 @@ class Tunnel(models.Model):
     updated = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = TunnelQuerySet.as_manager()
+    # Seen when either end is in the user's regions, changed only when both are.
+    scope_lookups = ("gateway_a__region", "gateway_b__region")
 
     class Meta:
         ordering = ["name"]

@@ -2,7 +2,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status, viewsets
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, PermissionDenied
 
 
 class Conflict(APIException):
@@ -29,6 +29,25 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
             "DELETE": "delete",
         }.get(self.request.method, "view")
         return super().get_queryset().restrict(self.request.user, action)
+
+    def _save_within_scope(self, serializer, action: str):
+        # As on the edit pages: the saved object must still be within what the
+        # user may change, or nothing of it is stored.
+        with transaction.atomic():
+            obj = serializer.save()
+            model = type(obj)
+            if not model.objects.restrict(self.request.user, action).filter(pk=obj.pk).exists():
+                transaction.set_rollback(True)
+                raise PermissionDenied(
+                    _("These values would put the %(name)s outside the regions you manage.")
+                    % {"name": model._meta.verbose_name}
+                )
+
+    def perform_create(self, serializer):
+        self._save_within_scope(serializer, "add")
+
+    def perform_update(self, serializer):
+        self._save_within_scope(serializer, "change")
 
     def perform_destroy(self, instance):
         # A protected relation (a gateway that tunnels still use) is a 409 with

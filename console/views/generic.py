@@ -118,6 +118,10 @@ class ObjectDetailView(ObjectViewMixin):
         return {}
 
 
+class OutOfScope(Exception):
+    """Rolls back a save that left the user's scope."""
+
+
 class ObjectEditView(ObjectViewMixin):
     """Create (no ``uuid`` in the URL) or edit an object."""
 
@@ -159,16 +163,30 @@ class ObjectEditView(ObjectViewMixin):
         form = self.get_form(instance, data=request.POST)
         if not form.is_valid():
             return self.render_form(form, instance, status=422)
-        with transaction.atomic():
-            obj = form.save()
-            # The saved object must still be within what this user may change.
-            if (
-                not self.queryset.all()
-                .restrict(request.user, self.action)
-                .filter(pk=obj.pk)
-                .exists()
-            ):
-                raise PermissionDenied
+        try:
+            with transaction.atomic():
+                obj = form.save()
+                # The saved object must still be within what this user may
+                # change (their region scope): else nothing of it is kept.
+                if (
+                    not self.queryset.all()
+                    .restrict(request.user, self.action)
+                    .filter(pk=obj.pk)
+                    .exists()
+                ):
+                    raise OutOfScope
+        except OutOfScope:
+            if not self.creating:
+                instance = self.get_object()  # the form changed the instance in memory
+            form.add_error(
+                None,
+                _(
+                    "You may not %(action)s this %(name)s with these values: it would be "
+                    "outside the regions you manage."
+                )
+                % {"action": self.action, "name": self.opts.verbose_name},
+            )
+            return self.render_form(form, instance, status=422)
         verb = _("Created") if self.creating else _("Saved")
         messages.success(
             request,
