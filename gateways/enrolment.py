@@ -63,7 +63,7 @@ class EnrolmentRefused(Exception):
         self.message = message
 
 
-def enrol(token: str, *, version: str) -> Enrolment:
+def enrol(token: str, *, version: str, hostname: str = "") -> Enrolment:
     """Exchange a valid token for a new gateway credential, once.
 
     The token is claimed with a conditional UPDATE, so two agents racing with
@@ -85,8 +85,15 @@ def enrol(token: str, *, version: str) -> Enrolment:
         gateway.credential_hash = digest(credential)
         gateway.credential_issued = now
         gateway.software_version = version[:50]
+        gateway.hostname = hostname[:255]
         gateway.save(
-            update_fields=["credential_hash", "credential_issued", "software_version", "updated"]
+            update_fields=[
+                "credential_hash",
+                "credential_issued",
+                "software_version",
+                "hostname",
+                "updated",
+            ]
         )
     return Enrolment(gateway=gateway, credential=credential)
 

@@ -86,7 +86,7 @@ Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 class EnrollRequest(_Strict):
     token: Annotated[str, Field(min_length=1, max_length=200)]
-    hostname: Annotated[str, Field(min_length=1, max_length=255)]
+    hostname: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_storable_text)]
     version: Version
 
 

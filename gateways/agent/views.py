@@ -148,7 +148,7 @@ class EnrollView(AgentView):
     def post(self, request):
         data = self.validated(request, schemas.EnrollRequest)
         try:
-            enrolment = enrol(data.token, version=data.version)
+            enrolment = enrol(data.token, version=data.version, hostname=data.hostname)
         except EnrolmentRefused as refused:
             return _error_response(refused.status, {"token": [refused.message]})
         return Response(

@@ -126,6 +126,20 @@ class TestEnroll:
         assert before <= gateway.credential_issued <= timezone.now()
         assert EnrollmentToken.objects.get(gateway=gateway).state == "used"
 
+    def test_records_the_agents_hostname(self, gateway, token):
+        post_enroll(enroll_body(token, hostname="edge-fra-01.example.net"))
+
+        gateway.refresh_from_db()
+        assert gateway.hostname == "edge-fra-01.example.net"
+
+    def test_a_hostname_with_nul_is_a_bad_field_and_stores_nothing(self, gateway, token):
+        response = post_enroll(enroll_body(token, hostname="gw\u0000x"))
+
+        assert_errors(response, 400, "hostname")
+        gateway.refresh_from_db()
+        assert gateway.hostname == ""
+        assert gateway.credential_hash is None
+
     def test_each_enrolment_gets_a_new_credential(self, gateway):
         first = post_enroll(enroll_body(issue_token(gateway))).json()["credential"]
         second = post_enroll(enroll_body(issue_token(gateway))).json()["credential"]

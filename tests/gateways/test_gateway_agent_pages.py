@@ -234,6 +234,13 @@ def test_viewer_sees_the_agent_card_without_buttons(client_as, gateway):
     assert action_url("gateway_disable", gateway) not in content
 
 
+def test_the_agent_card_shows_the_enrolled_hostname_and_version(client_as, gateway, enrolled):
+    content = client_as("viewer").get(gateway.get_absolute_url()).content.decode()
+    card = content[content.index('id="gateway-agent"') :]
+    assert "<code>gw-host</code>" in card
+    assert "1.8.2" in card
+
+
 def test_action_forms_need_csrf(operator, gateway):
     client = Client(enforce_csrf_checks=True)
     client.force_login(operator)
