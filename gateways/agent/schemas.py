@@ -143,8 +143,14 @@ class Event(_Strict):
     details: Annotated[dict[str, Any], AfterValidator(_storable_json)] = {}
 
 
+# AGENT_PROTOCOL.md "Errors and limits": a larger batch is answered 413.
+MAX_EVENTS = 1000
+
+
 class EventBatch(_Strict):
-    events: list[Event]
+    # pydantic checks the length as it goes and reports only "too_long" once it
+    # is passed, so an oversize batch is told 413 even when its events are bad.
+    events: Annotated[list[Event], Field(max_length=MAX_EVENTS)]
 
 
 class EventsResponse(BaseModel):

@@ -100,6 +100,12 @@ class AgentView(APIView):
         try:
             return schema.model_validate_json(body)
         except ValidationError as exc:
+            if any(
+                error["type"] == "too_long" and error["loc"] == ("events",)
+                for error in exc.errors()
+            ):
+                # A limit comes before the fields: 413, not 400, for a batch over 1,000.
+                raise AgentError(413, {"events": ["A batch holds at most 1,000 events."]}) from None
             raise AgentError(400, self.errors_of(exc)) from None
 
     @staticmethod
@@ -194,8 +200,6 @@ class EventsView(AgentView):
     )
     def post(self, request):
         batch = self.validated(request, schemas.EventBatch)
-        if len(batch.events) > settings.AGENT_MAX_EVENTS:
-            raise AgentError(413, {"events": ["A batch holds at most 1,000 events."]})
         accepted, duplicates = store_events(request.auth, batch.events)
         return Response({"accepted": accepted, "duplicates": duplicates}, status=202)
 

@@ -281,6 +281,40 @@ def test_a_batch_over_1000_events_is_413(agent):
     assert not SecurityEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"severity": "severe"},
+        {"src_ip": "not-an-ip"},
+        {"id": "not-a-uuid"},
+        {"occurred_at": None},
+    ],
+)
+def test_a_batch_over_1000_events_is_413_even_with_bad_fields(agent, bad):
+    """The limit is answered before the fields: 413, not 400."""
+    events = [event() for _ in range(1001)]
+    events[0].update(bad)
+    events[-1].update(bad)
+
+    response = post_events(agent, *events)
+
+    assert_errors(response, 413, "events")
+    assert not SecurityEvent.objects.exists()
+
+
+def test_a_batch_of_exactly_1000_events_is_stored(agent):
+    assert_accepted(post_events(agent, *(event() for _ in range(1000))), 1000, 0)
+
+
+def test_a_body_over_1_mib_with_bad_fields_is_413(agent):
+    events = [event(message="x" * 9_000, severity="severe") for _ in range(120)]
+
+    response = agent.post("events", json.dumps({"events": events}))
+
+    assert_errors(response, 413, "body")
+    assert not SecurityEvent.objects.exists()
+
+
 def test_a_body_over_1_mib_is_413(agent):
     # Each event is valid; together they weigh more than 1 MiB.
     events = [event(message="x" * 9_000) for _ in range(120)]
