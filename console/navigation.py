@@ -32,8 +32,70 @@ NAVIGATION = (
     NavItem(_("Security events"), "security:event_list", "siren", "security.view_securityevent"),
     NavItem(_("Alerts"), "alerts:alert_list", "bell", "alerts.view_alert"),
     NavItem(_("Audit"), "audit:record_list", "scroll-text", "audit.view_auditrecord"),
-    NavItem(_("Settings"), "settings", "settings"),
+    NavItem(_("Settings"), "settings", "settings", prefixes=("/settings/",)),
 )
+
+
+@dataclass(frozen=True)
+class Section:
+    """A card on the Settings or Your account page, linking to one area."""
+
+    label: str
+    url_name: str
+    icon: str
+    description: str
+    # None: every signed-in user (their own account pages).
+    permission: str | None = None
+
+
+# Settings: what admins configure. Each area adds its line here.
+SETTINGS_SECTIONS = (
+    Section(
+        _("Users"),
+        "accounts:user_list",
+        "users",
+        _("Invite people, assign roles and regions, reset MFA, sign users out."),
+        "accounts.view_user",
+    ),
+    Section(
+        _("Roles"),
+        "accounts:role_list",
+        "shield",
+        _("The built-in roles and your own: permissions, region scope, MFA requirement."),
+        "accounts.view_role",
+    ),
+)
+
+# Your account: what every user manages for themselves.
+ACCOUNT_SECTIONS = (
+    Section(
+        _("Password"),
+        "account_change_password",
+        "key-round",
+        _("Change the password you sign in with."),
+    ),
+)
+
+
+def sections_for(request, sections) -> list[dict]:
+    """The sections whose page exists and that the user may open."""
+    visible = []
+    for section in sections:
+        try:
+            url = reverse(section.url_name)
+        except NoReverseMatch:
+            continue
+        if section.permission and not request.user.has_perm(section.permission):
+            continue
+        visible.append(
+            {
+                "label": section.label,
+                "url": url,
+                "icon": section.icon,
+                "description": section.description,
+            }
+        )
+    return visible
 
 
 def items_for(request) -> list[dict]:
@@ -46,6 +108,8 @@ def items_for(request) -> list[dict]:
             continue  # that page does not exist yet
         if item.permission and not user.has_perm(item.permission):
             continue
+        if item.url_name == "settings" and not sections_for(request, SETTINGS_SECTIONS):
+            continue  # nothing in it for this user
         if url == "/":
             current = request.path == "/"
         else:

@@ -19,8 +19,11 @@ def favicon(request):
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
+    path("settings/", pages.settings_index, name="settings"),
+    path("account/", pages.account_index, name="account"),
     path("", include("gateways.urls")),
     path("", include("tunnels.urls")),
+    path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("console.api.urls")),

@@ -1,0 +1,6 @@
+"""Accounts models, one module per concern: users and roles; API keys,
+sessions and the rest join as their own modules and are imported here."""
+
+from accounts.models.users import Role, User
+
+__all__ = ["Role", "User"]
