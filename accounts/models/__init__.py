@@ -1,6 +1,7 @@
 """Accounts models, one module per concern: users and roles; API keys,
 sessions and the rest join as their own modules and are imported here."""
 
+from accounts.models.invitations import Invitation
 from accounts.models.users import Role, User
 
-__all__ = ["Role", "User"]
+__all__ = ["Invitation", "Role", "User"]
