@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Avg, Count, Max, Min, Q
 from django.utils import timezone
 
+from gateways.agent import hooks
 from gateways.choices import REPORTING_STATUSES, GatewayStatus
 from gateways.models import Gateway, GatewayStatusChange, MetricRollup, MetricSample
 
@@ -51,6 +52,9 @@ def mark_offline_gateways() -> int:
             )
             for pk, old in candidates.items()
         )
+        # Other apps drop what these gateways can no longer vouch for (tunnels).
+        for hook in hooks.offline_hooks:
+            hook(list(candidates), now)
     logger.info("marked gateways offline", extra={"count": marked})
     return marked
 

@@ -87,6 +87,20 @@ def record_tunnel_reports(gateway: Gateway, heartbeat, now) -> None:
     Tunnel.objects.bulk_update(tunnels, LIVE_STATE_FIELDS, batch_size=500)
 
 
+def forget_state_of_offline_gateways(gateway_pks: list[int], now) -> int:
+    """Gateways went offline: the tunnels they speak for (end A) become
+    *unknown*, not a stale "up". The console cannot tell a dead gateway from one
+    that lost its way to the console, so "down" would be a guess; the latency
+    is dropped for the same reason, while byte counters and the last handshake
+    stay, as the last facts known. End A's next heartbeat sets the state again.
+    (mark_offline_gateways, inside its transaction; one UPDATE.)"""
+    return (
+        Tunnel.objects.filter(gateway_a__in=gateway_pks)
+        .exclude(state=TunnelState.UNKNOWN)
+        .update(state=TunnelState.UNKNOWN, latency_ms=None, state_changed=now)
+    )
+
+
 def bump_config_after_commit(sender, instance: Tunnel, **kwargs) -> None:
     """A tunnel was added, changed or removed: its gateways must pull again.
     (post_save / post_delete; heartbeats use bulk_update, which sends neither.)"""

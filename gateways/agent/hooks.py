@@ -7,6 +7,9 @@ stack) never imports tunnels, policies or security.
   heartbeat's transaction (tunnels record their live state).
 - ``event_sink``: function(gateway, events) -> (accepted, duplicates) that
   stores security events (the security app).
+- ``offline_hooks``: functions(gateway_pks, now) run inside the transaction
+  that marks silent gateways offline (tunnels drop the state those gateways
+  can no longer vouch for).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 config_sections: dict[str, Callable] = {}
 heartbeat_hooks: list[Callable] = []
 event_sink: dict[str, Callable] = {}
+offline_hooks: list[Callable] = []
 
 
 def register_config_section(name: str, builder: Callable) -> None:
@@ -29,3 +33,8 @@ def register_heartbeat_hook(hook: Callable) -> None:
 
 def register_event_sink(sink: Callable) -> None:
     event_sink["default"] = sink
+
+
+def register_offline_hook(hook: Callable) -> None:
+    if hook not in offline_hooks:
+        offline_hooks.append(hook)

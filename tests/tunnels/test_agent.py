@@ -201,3 +201,85 @@ class TestConfigVersion:
             TunnelFactory()
         assert len(callbacks) >= 1  # waiting for the commit, not run yet
         assert current_config_version() == start
+
+
+class TestGatewayGoesOffline:
+    """mark_offline_gateways: the tunnels a silent gateway speaks for (end A)
+    become unknown instead of showing a stale "up"."""
+
+    @pytest.fixture(autouse=True)
+    def _ten_second_heartbeats(self, settings):
+        settings.GATEWAY_HEARTBEAT_INTERVAL = 10
+        settings.GATEWAY_OFFLINE_AFTER_MISSED = 3
+
+    def test_tunnels_of_the_silent_end_a_become_unknown(self):
+        from gateways.tasks import mark_offline_gateways
+
+        long_ago = timezone.now() - timedelta(minutes=5)
+        silent = GatewayFactory(status="online", last_seen=long_ago)
+        alive = GatewayFactory(status="online", last_seen=timezone.now())
+        other = GatewayFactory(status="online", last_seen=timezone.now())
+        handshake = timezone.now() - timedelta(minutes=6)
+        spoken_for = TunnelFactory(
+            gateway_a=silent,
+            gateway_b=other,
+            state="up",
+            latency_ms=12.5,
+            rx_bytes=100,
+            tx_bytes=200,
+            last_handshake=handshake,
+        )
+        to_site = TunnelFactory(
+            gateway_a=silent,
+            gateway_b=None,
+            remote_address="198.51.100.7",
+            remote_subnets="10.7.0.0/16",
+            state="degraded",
+        )
+        # End A is alive and keeps reporting this one: it is left as reported.
+        reported_by_alive = TunnelFactory(gateway_a=alive, gateway_b=silent, state="down")
+        elsewhere = TunnelFactory(state="up")
+
+        assert mark_offline_gateways() == 1
+
+        for tunnel in (spoken_for, to_site, reported_by_alive, elsewhere):
+            tunnel.refresh_from_db()
+        assert (spoken_for.state, to_site.state) == ("unknown", "unknown")
+        assert spoken_for.latency_ms is None
+        assert spoken_for.state_changed is not None
+        # The last facts known stay.
+        assert (spoken_for.rx_bytes, spoken_for.tx_bytes) == (100, 200)
+        assert spoken_for.last_handshake == handshake
+        assert reported_by_alive.state == "down"
+        assert elsewhere.state == "up"
+
+    def test_a_heartbeat_after_coming_back_sets_the_state_again(self):
+        from gateways.tasks import mark_offline_gateways
+
+        gateway = GatewayFactory(status="online", last_seen=timezone.now() - timedelta(minutes=5))
+        tunnel = TunnelFactory(gateway_a=gateway, state="up")
+        mark_offline_gateways()
+        tunnel.refresh_from_db()
+        assert tunnel.state == "unknown"
+
+        gateway.refresh_from_db()
+        record_heartbeat(gateway, heartbeat(report(tunnel, "up")), timezone.now())
+
+        tunnel.refresh_from_db()
+        assert tunnel.state == "up"
+
+    def test_one_query_for_the_tunnels_whatever_their_number(self):
+        from gateways.tasks import mark_offline_gateways
+        from tunnels.agent import forget_state_of_offline_gateways
+
+        gateways = [GatewayFactory() for _ in range(3)]
+        for gw in gateways:
+            TunnelFactory(gateway_a=gw, state="up")
+        with CaptureQueriesContext(connection) as few:
+            forget_state_of_offline_gateways([gateways[0].pk], timezone.now())
+        for gw in gateways:
+            TunnelFactory(gateway_a=gw, state="up")
+        with CaptureQueriesContext(connection) as many:
+            forget_state_of_offline_gateways([gw.pk for gw in gateways], timezone.now())
+        assert len(few) == len(many) == 1
+        assert mark_offline_gateways() == 0  # the never-seen factory gateways are pending
