@@ -4,7 +4,10 @@ import uuid
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+
+from console.querysets import RestrictedQuerySet
 
 
 class User(AbstractUser):
@@ -40,6 +43,9 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.get_full_name() or self.username
 
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:user_detail", kwargs={"uuid": self.uuid})
+
     def get_preference(self, key: str, default=None):
         return self.preferences.get(key, default)
 
@@ -61,6 +67,7 @@ class Role(models.Model):
     SSO group mapping and the admin all keep working as usual.
     """
 
+    uuid = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     group = models.OneToOneField(
         "auth.Group", on_delete=models.CASCADE, related_name="role", verbose_name=_("group")
     )
@@ -83,6 +90,8 @@ class Role(models.Model):
         help_text=_("Members must set up a second factor before they can use the console."),
     )
 
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
         ordering = ["group__name"]
         verbose_name = _("role")
@@ -90,6 +99,9 @@ class Role(models.Model):
 
     def __str__(self) -> str:
         return self.group.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:role_detail", kwargs={"uuid": self.uuid})
 
     @property
     def name(self) -> str:
