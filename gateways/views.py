@@ -185,41 +185,11 @@ def hourly_metrics(gateway: Gateway, now) -> list[dict]:
     return rows
 
 
-class GatewayActionView(generic.ObjectViewMixin):
+class GatewayActionView(generic.ObjectActionView):
     """A POST-only change to one gateway; GET shows what it will do and asks
     to confirm. Needs gateways.change_gateway and the gateway in scope."""
 
     queryset = Gateway.objects.all()
-    action = "change"
-    template_name = "gateways/gateway_action_confirm.html"
-    title = ""
-    explanation = ""
-    button_label = ""
-    button_icon = "check"
-    danger = False
-
-    def confirm_context(self, obj) -> dict:
-        return {}
-
-    def get(self, request, *args, **kwargs):
-        obj = self.get_object()
-        context = self.base_context(
-            object=obj,
-            title=self.title % {"obj": obj},
-            explanation=self.explanation,
-            button_label=self.button_label,
-            button_icon=self.button_icon,
-            danger=self.danger,
-            breadcrumbs=self.breadcrumbs(obj, str(self.button_label)),
-            **self.confirm_context(obj),
-        )
-        return render(request, self.template_name, context)
-
-    def post(self, request, *args, **kwargs):
-        return self.perform(self.get_object())
-
-    def perform(self, obj):
-        raise NotImplementedError
 
     def show_token(self, obj, token: str, title: str):
         """The one and only time a token is shown: in this response, never stored."""

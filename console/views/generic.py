@@ -200,6 +200,43 @@ class ObjectEditView(ObjectViewMixin):
         return redirect_to(request, obj.get_absolute_url())
 
 
+class ObjectActionView(ObjectViewMixin):
+    """A POST-only change to one object (disable, rotate, deactivate, …); GET
+    shows what it will do and asks to confirm. Needs the change permission
+    and the object in scope. Subclasses set the words and ``perform``."""
+
+    action = "change"
+    template_name = "console/object_action_confirm.html"
+    title = ""
+    explanation = ""
+    button_label = ""
+    button_icon = "check"
+    danger = False
+
+    def confirm_context(self, obj) -> dict:
+        return {}
+
+    def get(self, request, *args, **kwargs):
+        obj = self.get_object()
+        context = self.base_context(
+            object=obj,
+            title=self.title % {"obj": obj},
+            explanation=self.explanation,
+            button_label=self.button_label,
+            button_icon=self.button_icon,
+            danger=self.danger,
+            breadcrumbs=self.breadcrumbs(obj, str(self.button_label)),
+            **self.confirm_context(obj),
+        )
+        return render(request, self.template_name, context)
+
+    def post(self, request, *args, **kwargs):
+        return self.perform(self.get_object())
+
+    def perform(self, obj):
+        raise NotImplementedError
+
+
 class ObjectDeleteView(ObjectViewMixin):
     action = "delete"
     template_name = "console/object_delete.html"
