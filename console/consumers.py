@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from accounts.mfa.policy import second_factor_pending
 from console import live
 
 # Close codes the page understands (console.js): 4401 means "sign in again".
@@ -22,6 +23,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        # Signed in with the password but not yet the second factor (docs/mfa.md).
+        if await second_factor_pending(self.scope):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.subscriptions = [live.user_group(user.pk)]

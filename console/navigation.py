@@ -74,6 +74,13 @@ ACCOUNT_SECTIONS = (
         "key-round",
         _("Change the password you sign in with."),
     ),
+    # accounts/mfa (docs/mfa.md)
+    Section(
+        _("Two-factor authentication"),
+        "accounts:mfa:overview",
+        "smartphone",
+        _("Authenticator app, recovery codes and security keys."),
+    ),
 )
 
 

@@ -86,6 +86,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "rest_framework",
     "taggit",
+    # MFA (accounts/mfa, docs/mfa.md): TOTP and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "console",
     *LOCAL_APPS,
 ]
@@ -98,6 +102,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # MFA (docs/mfa.md): whether the session passed a second factor, then
+    # nothing but the verify/enrol step until it has.
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.mfa.middleware.SecondFactorMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -260,6 +268,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# MFA (accounts/mfa, docs/mfa.md). Failed codes lock a device for 1, 2, 4, 8 …
+# seconds (factor × 2^(failures-1)); a TOTP code is accepted once.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Rustronaut Console")
+OTP_TOTP_THROTTLE_FACTOR = env_int("OTP_TOTP_THROTTLE_FACTOR", 1, minimum=1)
+OTP_STATIC_THROTTLE_FACTOR = env_int("OTP_STATIC_THROTTLE_FACTOR", 1, minimum=1)
 
 # --- HTTP security ------------------------------------------------------------
 
