@@ -44,8 +44,11 @@ INTERNAL_MODELS = {
     ("gateways", "metricsample"),
     ("gateways", "retiredcredential"),
 }
-# Fleet data: what "reading the console" means.
-FLEET_APPS = ("gateways", "tunnels", "policies", "security", "alerts")
+# Fleet data: what "reading the console" means. The security app also holds
+# console settings (session policy, IP allowlist): only its event and
+# incident models are fleet data.
+FLEET_APPS = ("gateways", "tunnels", "policies", "alerts")
+SECURITY_DATA_MODELS = ("securityevent", "incident")
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,8 @@ BUILTIN_ROLES = (
             Rule("gateways"),
             Rule("tunnels"),
             Rule("policies"),
-            Rule("security", action="view"),
-            Rule("security", "securityevent", "change"),
-            Rule("security", "incident", "change"),
+            *(Rule("security", model, "view") for model in SECURITY_DATA_MODELS),
+            *(Rule("security", model, "change") for model in SECURITY_DATA_MODELS),
             Rule("alerts", action="view"),
             Rule("alerts", "alert", "change"),
             Rule("backups", action="view"),
@@ -108,7 +110,10 @@ BUILTIN_ROLES = (
     BuiltinRole(
         VIEWER,
         _("Reads the fleet: gateways, tunnels, policies, security events and alerts."),
-        tuple(Rule(app, action="view") for app in FLEET_APPS),
+        (
+            *(Rule(app, action="view") for app in FLEET_APPS),
+            *(Rule("security", model, "view") for model in SECURITY_DATA_MODELS),
+        ),
     ),
 )
 

@@ -9,14 +9,13 @@ def scope_filter(model, lookups, regions, any_path: bool) -> Q:
     see) or all of them, an empty optional one excepted (to change)."""
     condition = Q()
     for lookup in lookups:
-        path = f"{lookup}__in" if lookup != "pk" else "pk__in"
-        term = Q(**{path: regions})
+        term = Q(**{f"{lookup}__in": regions})
         if any_path:
             condition |= term
         else:
-            first = model._meta.get_field(lookup.split("__", 1)[0])
-            if getattr(first, "null", False):
-                term |= Q(**{f"{lookup.split('__', 1)[0]}__isnull": True})
+            first = lookup.split("__", 1)[0]
+            if first != "pk" and getattr(model._meta.get_field(first), "null", False):
+                term |= Q(**{f"{first}__isnull": True})
             condition &= term
     return condition
 

@@ -20,3 +20,17 @@ def assert_links_follow_permissions(client_as, obj, app: str, model: str) -> Non
     assert edit_url in operator_detail
     assert delete_url in operator_detail
     assert add_url in operator.get(list_url).content.decode()
+
+
+def login_with_second_factor(client, user):
+    """Sign ``user`` in as after password and TOTP: a confirmed authenticator
+    and a session that used it (what django-otp's login() records)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=user, name="Test authenticator", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client

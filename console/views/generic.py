@@ -71,10 +71,14 @@ class ObjectViewMixin(View):
             **extra,
         }
 
+    # Crumbs above the list, e.g. Settings for users and roles: (label, url name).
+    parent_crumbs: tuple[tuple[str, str], ...] = ()
+
     def breadcrumbs(self, obj=None, *tail: str) -> list[tuple[str, str | None]]:
         crumbs: list[tuple[str, str | None]] = [
-            (str(self.opts.verbose_name_plural).capitalize(), self.list_url())
+            (str(label), reverse(url_name)) for label, url_name in self.parent_crumbs
         ]
+        crumbs.append((str(self.opts.verbose_name_plural).capitalize(), self.list_url()))
         if obj is not None:
             crumbs.append((str(obj), obj.get_absolute_url()))
         crumbs.extend((label, None) for label in tail)
@@ -93,11 +97,13 @@ class ObjectListView(ObjectViewMixin):
         # An invalid filter shows its error and no rows, rather than every row.
         rows = filterset.qs if filterset.is_valid() else queryset.none()
         table = self.table(rows).configure(request)
+        crumbs = self.breadcrumbs()
+        crumbs[-1] = (crumbs[-1][0], None)  # the page itself is not a link
         context = self.base_context(
             table=table,
             filterset=filterset,
             filter_active=any(v for k, v in request.GET.items() if k in filterset.filters),
-            breadcrumbs=[(str(self.opts.verbose_name_plural).capitalize(), None)],
+            breadcrumbs=crumbs,
         )
         template = self.partial_template_name if is_partial(request) else self.template_name
         response = render(request, template, context, status=200 if filterset.is_valid() else 400)

@@ -1,0 +1,255 @@
+"""Every URL of the console and of the API, for every role.
+
+Each named URL must be declared in ``ACCESS`` with who may use it; the walk
+then asks it as anonymous, each built-in role, a user with no role, a scoped
+operator whose regions hold none of the objects, and a superuser, and checks
+the answer against what that user's permissions say. A new view without a
+line here fails ``test_every_url_is_declared``, so it cannot be added without
+its permission tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.factories import (
+    GatewayFactory,
+    RegionFactory,
+    TunnelFactory,
+    scoped_role,
+    user_with_role,
+)
+from tests.helpers import login_with_second_factor
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may GET a URL.
+
+    kind: "public" (anyone; never a server error), "signed_in" (any signed-in
+    user), "perm" (needs ``perm``; an object in ``obj`` is region-scoped when
+    its model is), "agent" (gateway credentials only: every user gets 401).
+    ``ok``: the answers that mean "allowed" for this URL.
+    """
+
+    kind: str
+    perm: str | None = None
+    obj: str | None = None
+    ok: tuple[int, ...] = (200,)
+    kwargs: dict = field(default_factory=dict, hash=False)
+
+
+PUBLIC = Access("public")
+SIGNED_IN = Access("signed_in")
+SIGNED_IN_OR_REDIRECT = Access("signed_in", ok=(200, 302))
+SIGNED_IN_POST_ONLY = Access("signed_in", ok=(405,))
+AGENT = Access("agent")
+
+
+def perm(codename: str, obj: str | None = None, ok=(200,), **kwargs) -> Access:
+    return Access("perm", codename, obj, ok, kwargs)
+
+
+# Objects whose model is region-scoped: a scoped user outside gets 404.
+SCOPED_OBJECTS = {"gateway", "region", "tunnel"}
+
+ACCESS: dict[str, Access] = {
+    # Console
+    "dashboard": SIGNED_IN,
+    "settings": Access("settings"),  # shown when any of its sections is
+    "account": SIGNED_IN,
+    "gateways:gateway_list": perm("gateways.view_gateway"),
+    "gateways:gateway_add": perm("gateways.add_gateway"),
+    "gateways:gateway_detail": perm("gateways.view_gateway", "gateway"),
+    "gateways:gateway_edit": perm("gateways.change_gateway", "gateway"),
+    "gateways:gateway_delete": perm("gateways.delete_gateway", "gateway"),
+    "gateways:gateway_issue_token": perm("gateways.change_gateway", "gateway"),
+    "gateways:gateway_revoke_token": perm("gateways.change_gateway", "gateway"),
+    "gateways:gateway_rotate_credential": perm("gateways.change_gateway", "gateway"),
+    "gateways:gateway_disable": perm("gateways.change_gateway", "gateway"),
+    "gateways:gateway_enable": perm("gateways.change_gateway", "gateway"),
+    "gateways:region_list": perm("gateways.view_region"),
+    "gateways:region_add": perm("gateways.add_region"),
+    "gateways:region_detail": perm("gateways.view_region", "region"),
+    "gateways:region_edit": perm("gateways.change_region", "region"),
+    "gateways:region_delete": perm("gateways.delete_region", "region"),
+    "tunnels:tunnel_list": perm("tunnels.view_tunnel"),
+    "tunnels:tunnel_add": perm("tunnels.add_tunnel"),
+    "tunnels:tunnel_detail": perm("tunnels.view_tunnel", "tunnel"),
+    "tunnels:tunnel_edit": perm("tunnels.change_tunnel", "tunnel"),
+    "tunnels:tunnel_delete": perm("tunnels.delete_tunnel", "tunnel"),
+    "accounts:user_list": perm("accounts.view_user"),
+    "accounts:user_add": perm("accounts.add_user"),
+    "accounts:user_detail": perm("accounts.view_user", "user"),
+    "accounts:user_edit": perm("accounts.change_user", "user"),
+    "accounts:user_resend_invitation": perm("accounts.change_user", "user"),
+    "accounts:user_deactivate": perm("accounts.change_user", "user"),
+    "accounts:user_activate": perm("accounts.change_user", "user"),
+    "accounts:role_list": perm("accounts.view_role"),
+    "accounts:role_add": perm("accounts.add_role"),
+    "accounts:role_detail": perm("accounts.view_role", "role"),
+    "accounts:role_edit": perm("accounts.change_role", "role"),
+    "accounts:role_delete": perm("accounts.delete_role", "role"),
+    "accounts:invitation_accept": Access("public", kwargs={"token": "rci_not-a-real-token"}),
+    # Your own second factor: every signed-in user, for themselves.
+    "accounts:mfa:overview": SIGNED_IN_OR_REDIRECT,
+    "accounts:mfa:verify": SIGNED_IN_OR_REDIRECT,
+    "accounts:mfa:enrol": SIGNED_IN_OR_REDIRECT,
+    "accounts:mfa:recovery_codes": SIGNED_IN_OR_REDIRECT,
+    # Only right after the codes were made (else 404: nothing to download).
+    "accounts:mfa:recovery_codes_download": Access("signed_in", ok=(200, 302, 404)),
+    "accounts:mfa:recovery_codes_done": SIGNED_IN_POST_ONLY,
+    "accounts:mfa:recovery_codes_regenerate": SIGNED_IN_POST_ONLY,
+    "accounts:mfa:remove_device": Access(
+        "signed_in", ok=(200, 302, 404), kwargs={"kind": "totp", "pk": 0}
+    ),
+    # Sign-in pages (django-allauth): open, or for the signed-in user only.
+    "account_login": PUBLIC,
+    "account_logout": PUBLIC,
+    "account_inactive": PUBLIC,
+    "account_signup": PUBLIC,
+    "account_reset_password": PUBLIC,
+    "account_reset_password_done": PUBLIC,
+    "account_reset_password_from_key_done": PUBLIC,
+    "account_reset_password_from_key": Access("public", kwargs={"uidb36": "0", "key": "x-y"}),
+    "account_confirm_login_code": PUBLIC,
+    "account_email_verification_sent": PUBLIC,
+    "account_confirm_email": Access("public", kwargs={"key": "nope"}),
+    "account_reauthenticate": SIGNED_IN_OR_REDIRECT,
+    "account_email": SIGNED_IN_OR_REDIRECT,
+    "account_change_password": SIGNED_IN_OR_REDIRECT,
+    "account_set_password": SIGNED_IN_OR_REDIRECT,
+    # REST API
+    "api:api-root": SIGNED_IN,
+    "api:region-list": perm("gateways.view_region"),
+    "api:region-detail": perm("gateways.view_region", "region"),
+    "api:gateway-list": perm("gateways.view_gateway"),
+    "api:gateway-detail": perm("gateways.view_gateway", "gateway"),
+    "api:tunnel-list": perm("tunnels.view_tunnel"),
+    "api:tunnel-detail": perm("tunnels.view_tunnel", "tunnel"),
+    "api:token-obtain": Access("public"),  # POST only: GET is 405
+    "api:token-refresh": Access("public"),
+    "api:token-revoke": Access("public"),
+    "api:apikey-list": SIGNED_IN,  # each user's own keys
+    "api:apikey-detail": Access("signed_in", ok=(404,), kwargs={"uuid": "0" * 32}),
+    "api-schema": SIGNED_IN,
+    "api-docs": SIGNED_IN,  # an HTML page
+    # Gateway agent API: gateway credentials only.
+    "agent:enroll": AGENT,
+    "agent:heartbeat": AGENT,
+    "agent:events": AGENT,
+    "agent:config": AGENT,
+    # Probes
+    "healthz": PUBLIC,
+    "readyz": PUBLIC,  # 503 while a worker or beat is missing, as in tests
+}
+
+ROLES = ("anonymous", "outsider", "Viewer", "Auditor", "Operator", "Admin", "scoped", "superuser")
+
+
+def named_urls(patterns=None, namespace=None):
+    """Every named URL outside Django admin (it has its own staff check)."""
+    if patterns is None:
+        patterns = get_resolver().url_patterns
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue
+            ns = namespace
+            if pattern.namespace:
+                ns = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+            yield from named_urls(pattern.url_patterns, ns)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}:{pattern.name}" if namespace else pattern.name
+
+
+def test_every_url_is_declared():
+    missing = sorted(set(named_urls()) - set(ACCESS))
+    assert not missing, (
+        f"Declare who may use {missing} in tests/test_permission_walk.py ACCESS "
+        "(and make the view enforce it)."
+    )
+    stale = sorted(set(ACCESS) - set(named_urls()))
+    assert not stale, f"ACCESS lists URLs that no longer exist: {stale}"
+
+
+@pytest.fixture
+def world(db):
+    home, far = RegionFactory(name="Home"), RegionFactory(name="Far")
+    gateway = GatewayFactory(region=home)
+    objects = {
+        "region": home,
+        "gateway": gateway,
+        "tunnel": TunnelFactory(gateway_a=gateway, gateway_b=GatewayFactory(region=home)),
+        "user": user_with_role("walk-target", "Viewer"),
+        "role": scoped_role("Walk role", [], "gateways.view_gateway"),
+    }
+    users = {"anonymous": None, "outsider": user_with_role("walk-outsider")}
+    for name in ("Viewer", "Auditor", "Operator", "Admin"):
+        users[name] = user_with_role(f"walk-{name.lower()}", name)
+    users["scoped"] = user_with_role("walk-scoped", "Operator", regions=[far])
+    users["superuser"] = user_with_role("walk-root", is_superuser=True, is_staff=True)
+    return objects, users
+
+
+def url_for(name: str, access: Access, objects) -> str:
+    kwargs = dict(access.kwargs)
+    if access.obj:
+        kwargs["uuid"] = objects[access.obj].uuid
+    return reverse(name, kwargs=kwargs or None)
+
+
+def settings_sections_for(user) -> list:
+    from console.navigation import SETTINGS_SECTIONS
+
+    return [s for s in SETTINGS_SECTIONS if not s.permission or user.has_perm(s.permission)]
+
+
+def is_api(name: str) -> bool:
+    return name.startswith(("api:", "agent:")) or name == "api-schema"
+
+
+def expected(access: Access, role: str, user, api: bool) -> set[int]:
+    anonymous_refusal = {401, 403} if api else {302}
+    if access.kind == "public":
+        return set(range(200, 500)) | {503}
+    if access.kind == "settings":
+        if role == "anonymous":
+            return anonymous_refusal
+        return {200} if settings_sections_for(user) else {403}
+    if access.kind == "agent":
+        return {401, 405}  # 405: a GET on a POST-only endpoint, refused before anything
+    if role == "anonymous":
+        return anonymous_refusal
+    if access.kind == "signed_in":
+        return set(access.ok)
+    if not user.has_perm(access.perm):
+        return {403}
+    if role == "scoped" and access.obj in SCOPED_OBJECTS:
+        return {404}
+    return set(access.ok)
+
+
+@pytest.mark.parametrize("name", sorted(ACCESS))
+def test_url_answers_each_role_as_declared(name, world):
+    objects, users = world
+    access = ACCESS[name]
+    url = url_for(name, access, objects)
+    api = is_api(name)
+    wrong = []
+    for role in ROLES:
+        user = users[role]
+        client = Client()
+        if user is not None:
+            login_with_second_factor(client, user)
+        response = client.get(url, HTTP_ACCEPT="application/json" if api else "text/html")
+        want = expected(access, role, user, api)
+        if response.status_code not in want:
+            wrong.append(f"{role}: got {response.status_code}, expected one of {sorted(want)[:6]}")
+        if role == "anonymous" and access.kind != "public" and response.status_code == 302:
+            assert "/accounts/login/" in response["Location"], (name, response["Location"])
+    assert not wrong, f"GET {url}\n" + "\n".join(wrong)
