@@ -70,6 +70,7 @@ class CodeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.throttled = False
+        self.throttle_seconds = 0
         self.device = None
 
     def devices(self) -> list:
@@ -91,6 +92,7 @@ class CodeForm(forms.Form):
                     return code
         except Throttled as exc:
             self.throttled = True
+            self.throttle_seconds = exc.seconds
             raise forms.ValidationError(throttled_message(exc.seconds), code="throttled") from None
         raise forms.ValidationError(self.invalid_message, code="invalid")
 

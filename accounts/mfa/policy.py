@@ -187,3 +187,20 @@ def reset_mfa(user, actor=None, request=None) -> None:
             model.objects.filter(user=user).delete()
     _cache(user).clear()
     record("mfa.reset", user, request, actor=actor)
+
+
+def verify_code(user, code: str) -> bool:
+    """Check a second-factor code typed outside the verify page (the JWT
+    token endpoint): 6 digits are tried on the user's authenticator apps,
+    anything else as a recovery code (used up if right). Throttled like the
+    page: raises ``accounts.mfa.forms.Throttled`` (``.seconds`` to wait)."""
+    from accounts.mfa.forms import TOTP_PATTERN, RecoveryCodeForm, Throttled, TOTPCodeForm
+
+    compact = "".join((code or "").split())
+    form_class = TOTPCodeForm if TOTP_PATTERN.match(compact) else RecoveryCodeForm
+    form = form_class({"code": compact}, user=user)
+    if form.is_valid():
+        return True
+    if form.throttled:
+        raise Throttled(form.throttle_seconds)
+    return False

@@ -15,7 +15,6 @@ from base64 import b32encode
 from urllib.parse import urlencode
 
 import segno
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -141,7 +140,6 @@ def verify(request):
         "has_totp": has_totp,
         "method": method,
         "next": _next_url(request),
-        "webauthn": _webauthn_enabled() and _has_webauthn(user),
     }
     return render(request, "accounts/mfa/verify.html", context, status=status)
 
@@ -160,7 +158,12 @@ def _pending_totp_device(user) -> TOTPDevice:
 def _qr_svg(url: str) -> str:
     # Dark modules on white whatever the theme: that is what cameras read best.
     return segno.make(url, error="m").svg_inline(
-        scale=5, border=3, dark="#000", light="#fff", title=_("QR code for your authenticator app")
+        scale=5,
+        border=3,
+        dark="#000",
+        light="#fff",
+        omitsize=True,
+        title=_("QR code for your authenticator app"),
     )
 
 
@@ -215,7 +218,6 @@ def enrol(request):
         "secret_grouped": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
         "next": request.POST.get("next") or request.GET.get("next") or "",
         "breadcrumbs": _crumbs(_("Authenticator app")),
-        "webauthn": _webauthn_enabled() and not forced,
     }
     template = "accounts/mfa/enrol_forced.html" if forced else "accounts/mfa/enrol.html"
     return render(request, template, context, status=status)
@@ -329,14 +331,3 @@ def remove_device(request, kind: str, pk: int):
         "breadcrumbs": _crumbs(_("Remove device")),
     }
     return render(request, "accounts/mfa/remove_device.html", context, status=status)
-
-
-# --- WebAuthn (django-otp-webauthn, when installed) ----------------------------------
-
-
-def _webauthn_enabled() -> bool:
-    return "django_otp_webauthn" in settings.INSTALLED_APPS
-
-
-def _has_webauthn(user) -> bool:
-    return any(policy.device_type(d) == "webauthn" for d in policy.user_devices(user))

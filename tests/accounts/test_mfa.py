@@ -458,3 +458,18 @@ def test_events_are_logged_without_codes(member, caplog):
     assert code not in logged
     assert "bbbbb" not in logged
     assert not any(c.replace("-", "") in logged for c in codes)
+
+
+def test_verify_code_for_the_token_endpoint(member, settings):
+    from accounts.mfa.forms import Throttled
+
+    device = with_totp(member)
+    codes = policy.generate_recovery_codes(member)
+    code = code_for(device)
+    assert policy.verify_code(member, code)
+    assert not policy.verify_code(member, code)  # replayed
+    assert policy.verify_code(member, codes[0])
+    settings.OTP_STATIC_THROTTLE_FACTOR = 30
+    assert not policy.verify_code(member, codes[0])  # used up
+    with pytest.raises(Throttled):
+        policy.verify_code(member, codes[1])
