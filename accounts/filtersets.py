@@ -66,11 +66,19 @@ class UserFilterSet(django_filters.FilterSet):
 
 class RoleFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
-    built_in = django_filters.BooleanFilter(label=_("Built in"))
+    kind = django_filters.ChoiceFilter(
+        choices=(("built_in", _("Built in")), ("custom", _("Custom"))),
+        method="filter_kind",
+        label=_("Kind"),
+        empty_label=_("Any"),
+    )
 
     class Meta:
         model = Role
-        fields = ["q", "built_in"]
+        fields = ["q", "kind"]
+
+    def filter_kind(self, queryset, name, value):
+        return queryset.filter(built_in=value == "built_in")
 
     def search(self, queryset, name, value):
         value = value.strip()

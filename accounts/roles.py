@@ -32,10 +32,11 @@ CONSOLE_APPS = (
     "audit",
     "backups",
 )
-# Bookkeeping models reached only through their gateway (enrolment, metrics,
+# Bookkeeping models reached only through their owner (invitations, enrolment, metrics,
 # status history, retired credentials): their own permissions mean nothing,
 # so roles leave them out (superusers still see them in Django admin).
 INTERNAL_MODELS = {
+    ("accounts", "invitation"),
     ("auth", "permission"),
     ("gateways", "enrollmenttoken"),
     ("gateways", "fleetconfig"),

@@ -42,7 +42,9 @@ class UserTable(BaseTable):
         return _badges(names, _("No role"))
 
     def render_regions(self, record):
-        return _badges([r.name for r in record.regions.all()], _("All allowed by roles"))
+        if record.is_superuser:
+            return format_html('<span class="muted">{}</span>', _("All regions"))
+        return _badges([r.name for r in record.regions.all()], _("As the roles allow"))
 
     def render_state(self, record):
         label, colour = user_state(record)

@@ -249,6 +249,8 @@ class RoleDetailView(generic.ObjectDetailView):
                 (action, perm_code(perm) in granted)
             )
         return {
+            "can_delete": self.request.user.has_perm("accounts.delete_role")
+            and not obj.built_in,
             "matrix": matrix,
             "members": obj.group.user_set.order_by("username")[:50],
             "can_view_users": self.request.user.has_perm("accounts.view_user"),
