@@ -41,3 +41,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def live_fragment(self, event: dict) -> None:
         """A rendered fragment (htmx out-of-band swap) published to a group."""
         await self.send(text_data=event["html"])
+
+    async def session_revoked(self, event: dict) -> None:
+        """Sessions of this user were signed out (security/sessions.py): close
+        this socket if its session is one of them ("sessions": digests of the
+        keys; absent: every socket of the user)."""
+        import hashlib
+
+        digests = event.get("sessions")
+        if digests is not None:
+            key = getattr(self.scope.get("session"), "session_key", None) or ""
+            if hashlib.sha256(key.encode()).hexdigest() not in digests:
+                return
+        await self.close(code=CLOSE_UNAUTHENTICATED)

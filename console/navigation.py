@@ -64,6 +64,21 @@ SETTINGS_SECTIONS = (
         _("The built-in roles and your own: permissions, region scope, MFA requirement."),
         "accounts.view_role",
     ),
+    # security (docs/sessions.md)
+    Section(
+        _("Sessions & sign-in"),
+        "security:session_policy",
+        "timer",
+        _("Idle timeout, session lifetime, concurrent sessions, re-authentication, lockout."),
+        "security.view_sessionpolicy",
+    ),
+    Section(
+        _("IP allowlist"),
+        "security:allowlistentry_list",
+        "network",
+        _("The networks allowed to reach the console and the API."),
+        "security.view_allowlistentry",
+    ),
 )
 
 # Your account: what every user manages for themselves.
@@ -73,6 +88,13 @@ ACCOUNT_SECTIONS = (
         "account_change_password",
         "key-round",
         _("Change the password you sign in with."),
+    ),
+    # security (docs/sessions.md)
+    Section(
+        _("Your sessions"),
+        "security:my_sessions",
+        "monitor-smartphone",
+        _("Where you are signed in; sign out any of those sessions."),
     ),
     # accounts/mfa (docs/mfa.md)
     Section(

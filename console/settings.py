@@ -8,7 +8,9 @@ variable.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -76,6 +78,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    # Failed sign-in lockout (security/lockout.py, docs/sessions.md).
+    "axes",
     "channels",
     "csp",
     "django_celery_beat",
@@ -98,6 +102,9 @@ MIDDLEWARE = [
     "console.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # IP allowlist (docs/sessions.md): early, after static files, before any
+    # session or database work.
+    "security.middleware.IPAllowlistMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -108,10 +115,15 @@ MIDDLEWARE = [
     "accounts.mfa.middleware.SecondFactorMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Session policy (docs/sessions.md): idle and absolute timeouts,
+    # revoked sessions; after messages so it can say why it signed out.
+    "security.middleware.SessionSecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -241,6 +253,8 @@ GATEWAY_OFFLINE_AFTER_MISSED = 3
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses locked-out accounts and addresses before any password check.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -254,7 +268,37 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_PRESERVE_USERNAME_CASING = False
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# django-axes locks an account or an address out after AXES_FAILURE_LIMIT
+# failures (recorded, shown on its own page, unlocked by admins); allauth's own
+# limit is only a looser safety net for bursts (docs/sessions.md).
+ACCOUNT_RATE_LIMITS = {"login_failed": "30/m/ip,20/5m/key"}
+
+# --- Failed sign-ins: django-axes (security/lockout.py, docs/sessions.md) -----
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+# Separately per account and per client address; "username" alone suits
+# sites where many people share one address (NAT).
+AXES_LOCKOUT_PARAMETERS = env_list("AXES_LOCKOUT_PARAMETERS", ["username", "ip_address"])
+if not set(AXES_LOCKOUT_PARAMETERS) <= {"username", "ip_address"} or not AXES_LOCKOUT_PARAMETERS:
+    raise ImproperlyConfigured("AXES_LOCKOUT_PARAMETERS: a list of username and/or ip_address.")
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure kept for the audit log
+AXES_USERNAME_CALLABLE = "security.lockout.attempted_username"
+AXES_CLIENT_IP_CALLABLE = "security.lockout.axes_client_ip"
+AXES_LOCKOUT_CALLABLE = "security.lockout.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password"]
+
+# Reverse proxies whose X-Forwarded-For is believed (CIDRs, comma-separated):
+# the client address of the IP allowlist, lockouts and sessions (security/net.py).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or CIDR block."
+        ) from None
 # How long an invitation link (Settings → Users → Invite) stays usable.
 INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 7, minimum=1)
 AUTH_PASSWORD_VALIDATORS = [

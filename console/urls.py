@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("gateways.urls")),
     path("", include("tunnels.urls")),
     path("", include("accounts.urls")),
+    path("", include("security.urls")),  # sessions, IP allowlist (docs/sessions.md)
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("console.api.urls")),

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from security.models import SecurityEvent
+from security.models import AllowlistEntry, SecurityEvent, SessionPolicy, UserSession
+from security.sessions import end_sessions
 
 
 @admin.register(SecurityEvent)
@@ -21,3 +22,66 @@ class SecurityEventAdmin(admin.ModelAdmin):
     date_hierarchy = "occurred_at"
     readonly_fields = ("uuid", "received_at")
     show_full_result_count = False  # COUNT(*) over millions of rows is slow
+
+
+@admin.register(SessionPolicy)
+class SessionPolicyAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "idle_timeout_minutes",
+        "absolute_lifetime_hours",
+        "max_sessions_per_user",
+        "reauthentication_minutes",
+        "updated",
+    )
+
+    def has_add_permission(self, request):
+        return not SessionPolicy.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AllowlistEntry)
+class AllowlistEntryAdmin(admin.ModelAdmin):
+    """Superusers' way in when the allowlist page itself is out of reach; the
+    self-lockout check lives in the console's form, not here."""
+
+    list_display = ("network", "scope", "comment", "expires", "created_by", "updated")
+    list_filter = ("scope",)
+    search_fields = ("network", "comment")
+    readonly_fields = ("uuid", "created", "updated", "created_by")
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(admin.ModelAdmin):
+    """Deleting a row here signs that session out (security.sessions)."""
+
+    list_display = ("user", "device", "ip_address", "created", "last_active")
+    search_fields = ("user__username", "ip_address", "device")
+    list_select_related = ("user",)
+    readonly_fields = (
+        "uuid",
+        "user",
+        "ip_address",
+        "user_agent",
+        "device",
+        "created",
+        "last_active",
+    )
+    exclude = ("session_key",)
+    actions = ["sign_out"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def delete_model(self, request, obj):
+        end_sessions([obj], reason="deleted in Django admin")
+
+    def delete_queryset(self, request, queryset):
+        end_sessions(list(queryset), reason="deleted in Django admin")
+
+    @admin.action(description="Sign the selected sessions out")
+    def sign_out(self, request, queryset):
+        count = end_sessions(list(queryset), reason="signed out in Django admin")
+        self.message_user(request, f"Signed out {count} session(s).")

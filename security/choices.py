@@ -28,3 +28,18 @@ class Category(models.TextChoices):
     MALWARE = "malware", _("Malware")
     POLICY_VIOLATION = "policy_violation", _("Policy violation")
     ANOMALY = "anomaly", _("Anomaly")
+
+
+class AllowlistScope(models.TextChoices):
+    """What an IP allowlist entry opens: the web console, the REST API, or both."""
+
+    BOTH = "both", _("Console and API")
+    CONSOLE = "console", _("Console only")
+    API = "api", _("API only")
+
+
+ALLOWLIST_SCOPE_STYLE = {
+    AllowlistScope.BOTH: StatusStyle("info", "globe"),
+    AllowlistScope.CONSOLE: StatusStyle("muted", "monitor"),
+    AllowlistScope.API: StatusStyle("muted", "braces"),
+}
