@@ -21,16 +21,26 @@ class UserTable(BaseTable):
     roles = tables.Column(empty_values=(), orderable=False, verbose_name=_("Roles"))
     regions = tables.Column(empty_values=(), orderable=False, verbose_name=_("Regions"))
     state = tables.Column(empty_values=(), order_by=("-is_active",), verbose_name=_("State"))
+    mfa = tables.Column(empty_values=(), order_by=("-mfa_on",), verbose_name=_("MFA"))
     last_login = TimeSinceColumn(verbose_name=_("Last sign-in"))
 
     class Meta(BaseTable.Meta):
         model = User
-        fields = ("username", "full_name", "email", "roles", "regions", "state", "last_login")
+        fields = (
+            "username",
+            "full_name",
+            "email",
+            "roles",
+            "regions",
+            "state",
+            "mfa",
+            "last_login",
+        )
         empty_text = _("Invite people to give them access to the console.")
 
     @classmethod
     def optimize_queryset(cls, queryset):
-        return super().optimize_queryset(queryset).prefetch_related("groups", "invitations")
+        return super().optimize_queryset(queryset).prefetch_related("groups__role", "invitations")
 
     def render_full_name(self, record):
         return record.get_full_name() or "—"
@@ -49,6 +59,17 @@ class UserTable(BaseTable):
     def render_state(self, record):
         label, colour = user_state(record)
         return format_html('<span class="badge badge-{}">{}</span>', colour, label)
+
+    def render_mfa(self, record):
+        if getattr(record, "mfa_on", False):
+            return format_html('<span class="badge badge-ok">{}</span>', _("On"))
+        required = record.mfa_required or any(
+            getattr(group, "role", None) is not None and group.role.mfa_required
+            for group in record.groups.all()
+        )
+        if required:
+            return format_html('<span class="badge badge-warn">{}</span>', _("Not set up"))
+        return format_html('<span class="muted">{}</span>', _("Off"))
 
 
 def user_state(user) -> tuple[str, str]:

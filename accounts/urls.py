@@ -18,6 +18,16 @@ urlpatterns = [
         name="user_resend_invitation",
     ),
     path(
+        "settings/users/<uuid:uuid>/reset-mfa/",
+        views.UserResetMfaView.as_view(),
+        name="user_reset_mfa",
+    ),
+    path(
+        "settings/users/<uuid:uuid>/sign-out/",
+        views.UserSignOutView.as_view(),
+        name="user_sign_out",
+    ),
+    path(
         "settings/users/<uuid:uuid>/deactivate/",
         views.UserDeactivateView.as_view(),
         name="user_deactivate",

@@ -18,20 +18,47 @@ from django.views import View
 from accounts.filtersets import RoleFilterSet, UserFilterSet
 from accounts.forms import InviteForm, RoleForm, UserAccessForm, console_permissions, perm_code
 from accounts.invitations import invite
+from accounts.mfa.policy import mfa_required_for, reset_mfa, user_devices
 from accounts.models import Invitation, Role, User
 from accounts.tables import RoleTable, UserTable, user_state
 from console.querysets import RestrictedQuerySet
 from console.views import generic
+from security.decorators import RecentAuthRequiredMixin
+from security.sessions import end_all_sessions
 
 SETTINGS = ((gettext_lazy("Settings"), "settings"),)
+
+
+class SensitiveAction(RecentAuthRequiredMixin):
+    """Changing who may do what asks for the password again when the last
+    sign-in is older than the re-authentication window (Settings → Sessions);
+    the form can be read first, the POST is replayed after the password."""
+
+    recent_auth_methods = ("POST",)
+
 
 # Users are not region-scoped: who may manage users is decided by the
 # accounts permissions alone (docs/roles.md).
 _users = RestrictedQuerySet(User)
 
 
+def with_mfa_status(queryset):
+    """Annotate ``mfa_on``: a confirmed second factor other than recovery
+    codes, in one subquery per device kind instead of a query per row."""
+    from django.db.models import Exists, OuterRef, Q
+    from django_otp import device_classes
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    condition = Q()
+    for model in device_classes():
+        if issubclass(model, StaticDevice):
+            continue
+        condition |= Q(Exists(model.objects.filter(user=OuterRef("pk"), confirmed=True)))
+    return queryset.annotate(mfa_on=condition) if condition else queryset
+
+
 class UserListView(generic.ObjectListView):
-    queryset = _users
+    queryset = with_mfa_status(_users)
     filterset = UserFilterSet
     table = UserTable
     template_name = "accounts/user_list.html"
@@ -46,7 +73,10 @@ class UserDetailView(generic.ObjectDetailView):
     def get_extra_context(self, obj):
         label, colour = user_state(obj)
         roles = [g.role if hasattr(g, "role") else None for g in obj.groups.all()]
+        devices = user_devices(obj)
         return {
+            "mfa_devices": devices,
+            "mfa_required": mfa_required_for(obj),
             "state_label": label,
             "state_colour": colour,
             "roles": [(g, getattr(g, "role", None)) for g in obj.groups.all()],
@@ -61,13 +91,13 @@ class UserDetailView(generic.ObjectDetailView):
         }
 
 
-class UserEditView(generic.ObjectEditView):
+class UserEditView(SensitiveAction, generic.ObjectEditView):
     queryset = _users
     form = UserAccessForm
     parent_crumbs = SETTINGS
 
 
-class UserInviteView(generic.ObjectEditView):
+class UserInviteView(SensitiveAction, generic.ObjectEditView):
     """Invite: creates the user (inactive) with their roles and regions, and
     emails a one-time link to choose a password."""
 
@@ -115,7 +145,58 @@ class UserResendInvitationView(generic.ObjectActionView):
         return render_invitation(self, obj, invitation, link, sent)
 
 
-class UserDeactivateView(generic.ObjectActionView):
+class UserResetMfaView(SensitiveAction, generic.ObjectActionView):
+    queryset = _users
+    parent_crumbs = SETTINGS
+    title = gettext_lazy("Reset the second factor of %(obj)s?")
+    explanation = gettext_lazy(
+        "Their authenticator apps, security keys and recovery codes are removed. If MFA is "
+        "required for them, they must set up a new one at their next sign-in. Use this when "
+        "someone lost their phone."
+    )
+    button_label = gettext_lazy("Reset MFA")
+    button_icon = "rotate-ccw"
+    danger = True
+
+    def perform(self, obj):
+        reset_mfa(obj, actor=self.request.user, request=self.request)
+        # A session that passed the removed factor must not stay trusted.
+        ended = end_all_sessions(obj) if obj.pk != self.request.user.pk else 0
+        messages.success(
+            self.request,
+            _("Reset the second factor of %(obj)s; %(n)d session(s) signed out.")
+            % {"obj": obj, "n": ended},
+        )
+        return generic.redirect_to(self.request, obj.get_absolute_url())
+
+
+class UserSignOutView(SensitiveAction, generic.ObjectActionView):
+    queryset = _users
+    parent_crumbs = SETTINGS
+    title = gettext_lazy("Sign %(obj)s out everywhere?")
+    explanation = gettext_lazy(
+        "Every session of theirs ends at once, in every browser, and their open pages close. "
+        "They can sign in again; to stop that, deactivate them instead."
+    )
+    button_label = gettext_lazy("Sign out everywhere")
+    button_icon = "log-out"
+    danger = True
+
+    def perform(self, obj):
+        if obj.pk == self.request.user.pk:
+            messages.error(
+                self.request, _("To end your own sessions, use Your account → Sessions.")
+            )
+            return generic.redirect_to(self.request, obj.get_absolute_url())
+        ended = end_all_sessions(obj)
+        messages.success(
+            self.request,
+            _("Signed %(obj)s out of %(n)d session(s).") % {"obj": obj, "n": ended},
+        )
+        return generic.redirect_to(self.request, obj.get_absolute_url())
+
+
+class UserDeactivateView(SensitiveAction, generic.ObjectActionView):
     queryset = _users
     parent_crumbs = SETTINGS
     title = gettext_lazy("Deactivate %(obj)s?")
@@ -138,12 +219,12 @@ class UserDeactivateView(generic.ObjectActionView):
             obj.is_active = False
             obj.save(update_fields=["is_active"])
             Invitation.objects.filter(user=obj).usable().update(revoked=timezone.now())
-        end_sessions(obj)
+        end_all_sessions(obj)
         messages.success(self.request, _("Deactivated %(obj)s.") % {"obj": obj})
         return generic.redirect_to(self.request, obj.get_absolute_url())
 
 
-class UserActivateView(generic.ObjectActionView):
+class UserActivateView(SensitiveAction, generic.ObjectActionView):
     queryset = _users
     parent_crumbs = SETTINGS
     title = gettext_lazy("Reactivate %(obj)s?")
@@ -163,13 +244,6 @@ class UserActivateView(generic.ObjectActionView):
         obj.save(update_fields=["is_active"])
         messages.success(self.request, _("Reactivated %(obj)s.") % {"obj": obj})
         return generic.redirect_to(self.request, obj.get_absolute_url())
-
-
-def end_sessions(user) -> None:
-    """Sign ``user`` out of every session (and close their live pages)."""
-    from security.sessions import end_all_sessions
-
-    end_all_sessions(user)
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -249,21 +323,20 @@ class RoleDetailView(generic.ObjectDetailView):
                 (action, perm_code(perm) in granted)
             )
         return {
-            "can_delete": self.request.user.has_perm("accounts.delete_role")
-            and not obj.built_in,
+            "can_delete": self.request.user.has_perm("accounts.delete_role") and not obj.built_in,
             "matrix": matrix,
             "members": obj.group.user_set.order_by("username")[:50],
             "can_view_users": self.request.user.has_perm("accounts.view_user"),
         }
 
 
-class RoleEditView(generic.ObjectEditView):
+class RoleEditView(SensitiveAction, generic.ObjectEditView):
     queryset = Role.objects.select_related("group")
     form = RoleForm
     parent_crumbs = SETTINGS
 
 
-class RoleDeleteView(generic.ObjectDeleteView):
+class RoleDeleteView(SensitiveAction, generic.ObjectDeleteView):
     queryset = _roles
     parent_crumbs = SETTINGS
 

@@ -28,9 +28,19 @@ def login_with_second_factor(client, user):
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    import time
+
+    from allauth.account.internal.flows import login as allauth_login
+
     device = TOTPDevice.objects.create(user=user, name="Test authenticator", confirmed=True)
     client.force_login(user)
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    # What allauth records at a password sign-in: sensitive actions (which
+    # ask for recent authentication) see a fresh one.
+    session[allauth_login.AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": time.time(), "username": user.get_username()}
+    ]
+    session[allauth_login._AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
     session.save()
     return client

@@ -88,6 +88,8 @@ ACCESS: dict[str, Access] = {
     "accounts:user_edit": perm("accounts.change_user", "user"),
     "accounts:user_resend_invitation": perm("accounts.change_user", "user"),
     "accounts:user_deactivate": perm("accounts.change_user", "user"),
+    "accounts:user_reset_mfa": perm("accounts.change_user", "user"),
+    "accounts:user_sign_out": perm("accounts.change_user", "user"),
     "accounts:user_activate": perm("accounts.change_user", "user"),
     "accounts:role_list": perm("accounts.view_role"),
     "accounts:role_add": perm("accounts.add_role"),

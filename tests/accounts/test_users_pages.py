@@ -140,7 +140,7 @@ def test_cannot_grant_roles_one_does_not_hold(client, db):
     )
     manager = user_with_role("mgr")
     manager.groups.add(manager_role.group)
-    client.force_login(manager)
+    login_with_second_factor(client, manager)
     form = client.get(reverse("accounts:user_add")).content.decode()
     assert "Operator" not in form and "Admin" not in form
     response = invite(client, roles=[Group.objects.get(name="Admin").pk])
@@ -187,3 +187,70 @@ def test_who_may_see_and_invite(client, db, role, list_status, invite_status):
     login_with_second_factor(client, user_with_role("someone", role))
     assert client.get(reverse("accounts:user_list")).status_code == list_status
     assert client.get(reverse("accounts:user_add")).status_code == invite_status
+
+
+def test_reset_mfa_removes_devices_and_ends_sessions(admin_client):
+    from django.test import Client
+    from django_otp import devices_for_user
+
+    carol = user_with_role("carol", "Operator")
+    carol_browser = login_with_second_factor(Client(), carol)
+    assert carol_browser.get("/").status_code == 200
+    detail = admin_client.get(reverse("accounts:user_detail", args=[carol.uuid])).content.decode()
+    assert "Reset MFA" in detail
+    response = admin_client.post(reverse("accounts:user_reset_mfa", args=[carol.uuid]))
+    assert response.status_code == 302
+    assert not list(devices_for_user(carol))
+    assert carol_browser.get("/").status_code == 302  # signed out
+
+
+def test_sign_out_everywhere(admin_client):
+    from django.test import Client
+
+    carol = user_with_role("carol", "Viewer")
+    browsers = [login_with_second_factor(Client(), carol) for _ in range(2)]
+    assert all(b.get("/").status_code == 200 for b in browsers)
+    response = admin_client.post(reverse("accounts:user_sign_out", args=[carol.uuid]))
+    assert response.status_code == 302
+    assert all(b.get("/").status_code == 302 for b in browsers)
+
+
+def test_deactivate_signs_out_and_blocks_sign_in(admin_client):
+    from django.test import Client
+
+    carol = user_with_role("carol", "Viewer")
+    browser = login_with_second_factor(Client(), carol)
+    response = admin_client.post(reverse("accounts:user_deactivate", args=[carol.uuid]))
+    assert response.status_code == 302
+    carol.refresh_from_db()
+    assert not carol.is_active
+    assert browser.get("/").status_code == 302
+
+
+def test_sensitive_changes_ask_for_the_password_again(client, db):
+    """An admin whose last sign-in is older than the window is asked again."""
+    from allauth.account.internal.flows import login as allauth_login
+
+    admin = user_with_role("stale", "Admin")
+    login_with_second_factor(client, admin)
+    session = client.session
+    session[allauth_login.AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": 1.0, "username": "stale"}
+    ]
+    session.save()
+    carol = user_with_role("carol", "Viewer")
+    assert client.get(reverse("accounts:user_edit", args=[carol.uuid])).status_code == 200
+    response = client.post(
+        reverse("accounts:user_edit", args=[carol.uuid]),
+        {"email": "carol@example.com", "roles": [Group.objects.get(name="Admin").pk]},
+    )
+    assert response.status_code == 302
+    assert "/accounts/reauthenticate/" in response["Location"]
+    assert list(carol.groups.values_list("name", flat=True)) == ["Viewer"]
+
+
+def test_list_shows_mfa_state(admin_client):
+    user_with_role("needs", "Admin")  # Admin requires MFA, none set up
+    page = admin_client.get(reverse("accounts:user_list")).content.decode()
+    assert "Not set up" in page
+    assert ">On<" in page  # alice, signed in with a second factor
