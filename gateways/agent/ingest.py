@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -13,14 +13,35 @@ from gateways.models import FleetConfig, Gateway, GatewayStatusChange, MetricSam
 _HEARTBEAT_STATUS = {"ok": GatewayStatus.ONLINE, "degraded": GatewayStatus.DEGRADED}
 
 
-def record_heartbeat(gateway: Gateway, heartbeat, now) -> None:
+def record_heartbeat(gateway: Gateway, heartbeat, now) -> int:
     """Update the gateway's live state, keep the metric sample, record a status
-    change, and let other apps (tunnels) take their part — in one transaction."""
-    metrics = heartbeat.metrics
+    change, and let other apps (tunnels) take their part — atomically. Returns
+    the fleet's config version, for the answer.
+
+    On PostgreSQL the gateway's part is one statement (data-modifying CTEs are
+    atomic and each runs once); only a heartbeat with tunnel reports opens a
+    transaction around it and the hooks.
+    """
     new_status = _HEARTBEAT_STATUS[heartbeat.status]
     # An admin's maintenance flag is not overridden by the agent.
     if gateway.status == GatewayStatus.MAINTENANCE:
         new_status = GatewayStatus.MAINTENANCE
+    write = _write_heartbeat_postgresql if connection.vendor == "postgresql" else _write_heartbeat
+    if not heartbeat.tunnels:
+        return write(gateway, heartbeat, new_status, now)
+    with transaction.atomic():
+        version = write(gateway, heartbeat, new_status, now)
+        for hook in hooks.heartbeat_hooks:
+            hook(gateway, heartbeat, now)
+    return version
+
+
+def _status_reason(heartbeat) -> str:
+    return f"heartbeat: {heartbeat.status}"
+
+
+def _write_heartbeat(gateway: Gateway, heartbeat, new_status: str, now) -> int:
+    metrics = heartbeat.metrics
     with transaction.atomic():
         Gateway.objects.filter(pk=gateway.pk).update(
             status=new_status,
@@ -49,10 +70,55 @@ def record_heartbeat(gateway: Gateway, heartbeat, now) -> None:
                 time=now,
                 old_status=gateway.status,
                 new_status=new_status,
-                reason=f"heartbeat: {heartbeat.status}",
+                reason=_status_reason(heartbeat),
             )
-        for hook in hooks.heartbeat_hooks:
-            hook(gateway, heartbeat, now)
+    return current_config_version()
+
+
+_HEARTBEAT_SQL = f"""
+WITH gw AS (
+    UPDATE {Gateway._meta.db_table}
+    SET status = %(status)s, last_seen = %(now)s, software_version = %(version)s,
+        config_version = %(config_version)s, cpu_pct = %(cpu)s, mem_pct = %(mem)s,
+        rx_bps = %(rx)s, tx_bps = %(tx)s, sessions = %(sessions)s, updated = %(now)s
+    WHERE id = %(gateway)s
+    RETURNING id
+), sample AS (
+    INSERT INTO {MetricSample._meta.db_table}
+        (gateway_id, time, cpu_pct, mem_pct, rx_bps, tx_bps, sessions)
+    SELECT id, %(now)s, %(cpu)s, %(mem)s, %(rx)s, %(tx)s, %(sessions)s FROM gw
+), change AS (
+    INSERT INTO {GatewayStatusChange._meta.db_table}
+        (gateway_id, time, old_status, new_status, reason)
+    SELECT id, %(now)s, %(old_status)s, %(status)s, %(reason)s FROM gw
+    WHERE %(old_status)s <> %(status)s
+)
+SELECT version FROM {FleetConfig._meta.db_table} WHERE id = 1
+"""
+
+
+def _write_heartbeat_postgresql(gateway: Gateway, heartbeat, new_status: str, now) -> int:
+    """The gateway row, the metric sample, the status change and the fleet's
+    config version in one round trip (the hot path: every gateway, every 10 s)."""
+    metrics = heartbeat.metrics
+    params = {
+        "gateway": gateway.pk,
+        "now": now,
+        "status": str(new_status),
+        "old_status": gateway.status,
+        "reason": _status_reason(heartbeat),
+        "version": heartbeat.version,
+        "config_version": heartbeat.config_version,
+        "cpu": metrics.cpu_pct,
+        "mem": metrics.mem_pct,
+        "rx": metrics.rx_bps,
+        "tx": metrics.tx_bps,
+        "sessions": metrics.sessions,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_HEARTBEAT_SQL, params)
+        row = cursor.fetchone()
+    return row[0] if row is not None else 1
 
 
 def store_events(gateway: Gateway, events) -> tuple[int, int]:

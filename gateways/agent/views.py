@@ -181,10 +181,10 @@ class HeartbeatView(AgentView):
     )
     def post(self, request):
         heartbeat = self.validated(request, schemas.Heartbeat)
-        record_heartbeat(request.auth, heartbeat, timezone.now())
+        version = record_heartbeat(request.auth, heartbeat, timezone.now())
         return Response(
             {
-                "config_version": current_config_version(),
+                "config_version": version,
                 "heartbeat_interval": settings.GATEWAY_HEARTBEAT_INTERVAL,
             }
         )

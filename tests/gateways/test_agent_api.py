@@ -19,7 +19,9 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from gateways.agent import authentication
@@ -377,6 +379,34 @@ class TestHeartbeat:
         # tunnel reports, release, read the config version: about 7.
         with django_assert_max_num_queries(8):
             assert agent.post("heartbeat", heartbeat_body()).status_code == 200
+
+    @pytest.mark.parametrize("status_changes", [False, True])
+    def test_a_heartbeat_without_tunnels_is_two_queries_on_postgresql(self, agent, status_changes):
+        """The hot path: authenticate, then one statement that updates the
+        gateway, keeps the sample, records a status change and reads the
+        config version (no transaction round trips)."""
+        if connection.vendor != "postgresql":
+            pytest.skip("the one-statement heartbeat is PostgreSQL's")
+        if not status_changes:
+            agent.post("heartbeat", heartbeat_body(status="degraded", tunnels=[]))
+        samples = MetricSample.objects.count()
+        with CaptureQueriesContext(connection) as context:
+            response = agent.post("heartbeat", heartbeat_body(status="degraded", tunnels=[]))
+
+        assert response.status_code == 200
+        assert len(context.captured_queries) == 2
+        assert MetricSample.objects.count() == samples + 1
+        agent.gateway.refresh_from_db()
+        assert agent.gateway.status == "degraded"
+        changes = GatewayStatusChange.objects.filter(gateway=agent.gateway, new_status="degraded")
+        assert changes.count() == 1
+
+    def test_the_answer_carries_the_current_config_version(self, agent):
+        bump_config_version()
+        bump_config_version()
+        version = FleetConfig.objects.get(pk=1).version
+
+        assert agent.post("heartbeat", heartbeat_body()).json()["config_version"] == version
 
 
 # --- Configuration pull -----------------------------------------------------------------
