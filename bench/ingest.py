@@ -6,10 +6,18 @@ real HTTP agent API:
   (a) security events per second, in batches of 100 and of 1,000;
   (b) heartbeats per second;
 and, in the same run, (c) PostgreSQL COPY of the same event rows into the same
-table — the machine's ceiling. Prints JSON and one summary line.
+table — the machine's ceiling — and (d) GET /healthz per second through the
+same servers: the web stack's own ceiling, with no agent work at all.
+Prints JSON and one summary line:
+  events_api=… events_copy=… ratio=… heartbeats_per_s=…
 
-Needs PostgreSQL: DATABASE_URL (its server is used, with a database of its own)
-or postgres://postgres@127.0.0.1:5432. Redis: REDIS_URL or the embedded one.
+The load comes from wrk when it is installed (a C client: it leaves the CPU to
+the servers) and from an httpx client otherwise; the JSON says which.
+
+Needs PostgreSQL: DATABASE_URL (its server is used, with a database of its own,
+BENCH_DATABASE, default rustronaut_bench) or postgres://postgres@127.0.0.1:5432.
+Redis: REDIS_URL or the embedded one. BENCH_ASGI_APP picks the application
+daphne serves (default console.asgi:application, what production runs).
 """
 
 from __future__ import annotations
@@ -17,10 +25,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -32,18 +43,21 @@ sys.path.insert(0, str(ROOT))
 
 GATEWAYS = 200
 EVENT_ROWS = {100: 20_000, 1000: 50_000}
-HEARTBEATS = 6_000
+HEARTBEATS = 6_000  # with the httpx client
+WRK_SECONDS = 15  # with wrk
 CONCURRENCY = 32
 WEB_PROCESSES = 2
+DATABASE = os.environ.get("BENCH_DATABASE", "rustronaut_bench")
+ASGI_APP = os.environ.get("BENCH_ASGI_APP", "console.asgi:application")
 
 
 def database_urls() -> tuple[str, str]:
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     parsed = urlparse(base)
     if not parsed.scheme.startswith("postgres"):
-        sys.exit("bench_ingest needs PostgreSQL: set DATABASE_URL=postgres://…")
+        sys.exit("bench/ingest.py needs PostgreSQL: set DATABASE_URL=postgres://…")
     admin = urlunparse(parsed._replace(path="/postgres"))
-    bench = urlunparse(parsed._replace(path="/rustronaut_bench"))
+    bench = urlunparse(parsed._replace(path=f"/{DATABASE}"))
     return admin, bench
 
 
@@ -130,13 +144,65 @@ async def drive(urls, credentials, bodies, concurrency) -> tuple[float, int, int
         return time.perf_counter() - started, accepted, errors
 
 
+WRK_SCRIPT = """
+local credentials = {%s}
+local body = [[%s]]
+local n = 0
+request = function()
+  n = n + 1
+  if #credentials == 0 then
+    return wrk.format("GET", "/healthz")
+  end
+  local credential = credentials[(n %% #credentials) + 1]
+  return wrk.format("POST", "/api/agent/v1/heartbeat",
+    {["Authorization"] = "Bearer " .. credential, ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def run_wrk(wrk: str, ports: list[int], credentials: list[str] | None) -> tuple[int, int]:
+    """Heartbeats (or, without credentials, GET /healthz) per second over all
+    servers, one wrk per server, and the count of non-2xx answers."""
+    quoted = ", ".join(f'"{c}"' for c in credentials or [])
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % (quoted, json.dumps(heartbeat())))
+    per_server = max(1, CONCURRENCY // len(ports))
+    runs = [
+        subprocess.Popen(
+            [
+                wrk,
+                "-t1",
+                f"-c{per_server}",
+                f"-d{WRK_SECONDS}s",
+                "-s",
+                script.name,
+                f"http://127.0.0.1:{port}/",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for port in ports
+    ]
+    rate, errors = 0.0, 0
+    for run in runs:
+        out, _ = run.communicate()
+        rate += float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+        errors += int(bad.group(1)) if bad else 0
+        failed = re.search(r"Socket errors: (.*)", out)
+        if failed:
+            print("wrk:", failed.group(0), file=sys.stderr)
+    os.unlink(script.name)
+    return round(rate), errors
+
+
 def main() -> None:
     import psycopg
 
     admin_url, bench_url = database_urls()
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS rustronaut_bench")
-        conn.execute("CREATE DATABASE rustronaut_bench")
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DATABASE}"')
 
     env = {
         **os.environ,
@@ -144,6 +210,7 @@ def main() -> None:
         "SECRET_KEY": secrets.token_urlsafe(60),
         "HTTPS": "0",
         "DEBUG": "0",
+        "TESTING": "0",  # the production database pool, not the tests' settings
         "LOG_LEVEL": "WARNING",
         "AGENT_THROTTLE_PER_MINUTE": "100000000",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -177,7 +244,7 @@ def main() -> None:
                 "127.0.0.1",
                 "-p",
                 str(port),
-                "console.asgi:application",
+                ASGI_APP,
             ],
             cwd=ROOT,
             env=env,
@@ -218,10 +285,18 @@ def main() -> None:
             result[f"events_api_batch{size}_per_s"] = round(accepted / elapsed)
             result[f"events_api_batch{size}_errors"] = errors
 
-        bodies = [("heartbeat", json.dumps(heartbeat()).encode()) for _ in range(HEARTBEATS)]
-        elapsed, _, errors = asyncio.run(drive(urls, credentials, bodies, CONCURRENCY))
-        result["heartbeats_per_s"] = round(HEARTBEATS / elapsed)
-        result["heartbeat_errors"] = errors
+        wrk = shutil.which("wrk")
+        result["load_generator"] = "wrk" if wrk else "httpx"
+        if wrk:
+            rate, errors = run_wrk(wrk, ports, credentials)
+            result["heartbeats_per_s"] = rate
+            result["heartbeat_errors"] = errors
+            result["healthz_per_s"], _ = run_wrk(wrk, ports, None)
+        else:
+            bodies = [("heartbeat", json.dumps(heartbeat()).encode()) for _ in range(HEARTBEATS)]
+            elapsed, _, errors = asyncio.run(drive(urls, credentials, bodies, CONCURRENCY))
+            result["heartbeats_per_s"] = round(HEARTBEATS / elapsed)
+            result["heartbeat_errors"] = errors
 
         # The ceiling: COPY the same rows into the same table, in one session.
         from django.db import connection
@@ -279,10 +354,11 @@ def main() -> None:
         result["ratio"] = round(best_api / result["events_copy_per_s"], 3)
         print(json.dumps(result))
         print(
-            f"events_api={best_api}/s (batch 100: {result['events_api_batch100_per_s']}/s, "
-            f"batch 1000: {result['events_api_batch1000_per_s']}/s) "
-            f"events_copy={result['events_copy_per_s']}/s ratio={result['ratio']} "
-            f"heartbeats_per_s={result['heartbeats_per_s']}"
+            f"events_api={best_api} events_copy={result['events_copy_per_s']} "
+            f"ratio={result['ratio']} heartbeats_per_s={result['heartbeats_per_s']} "
+            f"(events batch100={result['events_api_batch100_per_s']}/s "
+            f"batch1000={result['events_api_batch1000_per_s']}/s; "
+            f"healthz={result.get('healthz_per_s', '-')}/s; {result['load_generator']})"
         )
     finally:
         for server in servers:
@@ -293,7 +369,7 @@ def main() -> None:
 
         connections.close_all()
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS rustronaut_bench WITH (FORCE)")
+            conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
