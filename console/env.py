@@ -94,3 +94,27 @@ def env_url(name: str, schemes: set[str], default: str | None = None) -> str | N
     if parsed.scheme not in {"sqlite", "unix"} and not parsed.hostname:
         raise ImproperlyConfigured(f"{name} has no host name.")
     return value.strip()
+
+
+# Used by the API rate limits (accounts/api_auth/throttling.py, docs/api.md).
+_RATE_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate such as ``600/min``, ``10/s`` or ``100/15min``, read as
+    (requests, window in seconds)."""
+    value = (_raw(name) or "").strip() or default
+    count, _, period = value.partition("/")
+    digits = "".join(ch for ch in period if ch.isdigit())
+    unit = period[len(digits) :].strip().lower()
+    if (
+        not count.strip().isdigit()
+        or int(count) < 1
+        or unit not in _RATE_PERIODS
+        or (digits and int(digits) < 1)
+    ):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate; write requests/period, such as 600/min, "
+            "10/s or 100/15min (periods: s, min, h, d)."
+        )
+    return int(count), int(digits or 1) * _RATE_PERIODS[unit]

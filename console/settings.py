@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from console import embedded
-from console.env import env_bool, env_int, env_list, env_str, env_url
+from console.env import env_bool, env_int, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -89,6 +89,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "rest_framework",
+    # API authentication (accounts/api_auth, docs/api.md): JWT with revocable
+    # refresh tokens; the accounts.api_auth app connects its signals and schema.
+    "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
     "taggit",
     # MFA (accounts/mfa, docs/mfa.md): TOTP and recovery codes.
     "django_otp",
@@ -96,6 +100,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "console",
     *LOCAL_APPS,
+    "accounts.api_auth",
 ]
 
 MIDDLEWARE = [
@@ -408,7 +413,11 @@ WHITENOISE_USE_FINDERS = DEBUG or TESTING
 # --- REST API -------------------------------------------------------------------
 
 REST_FRAMEWORK = {
+    # API keys first: they answer only for "Bearer rck_…" and leave JWTs to
+    # the next class (docs/api.md).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api_auth.authentication.ApiKeyAuthentication",
+        "accounts.api_auth.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["console.api.permissions.ModelPermissions"],
@@ -418,14 +427,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "console.api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per IP, per user and per API key, in Redis; limits in API_RATE_LIMITS.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "accounts.api_auth.throttling.IpRateThrottle",
+        "accounts.api_auth.throttling.UserRateThrottle",
+        "accounts.api_auth.throttling.ApiKeyRateThrottle",
     ],
-    "DEFAULT_THROTTLE_RATES": {
-        "anon": env_str("API_THROTTLE_ANON", "60/min"),
-        "user": env_str("API_THROTTLE_USER", "6000/min"),
-    },
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -442,7 +449,37 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The description of the authentication methods (accounts/api_auth/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "accounts.api_auth.openapi.describe_authentication",
+    ],
 }
+
+# --- API authentication (accounts/api_auth, docs/api.md) ----------------------
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 5, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=env_int("JWT_REFRESH_HOURS", 24, minimum=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    # A password change makes the user's earlier access tokens useless.
+    "CHECK_REVOKE_TOKEN": True,
+    # Tokens name users by public id, never by integer key.
+    "USER_ID_FIELD": "uuid",
+    "USER_ID_CLAIM": "sub",
+}
+# (requests, window in seconds): "ip" counts requests without a signed-in
+# user per client IP, "user" each user's (session, JWT or key), "key" each API
+# key's, "token" the token endpoints' per client IP (password and code guessing).
+API_RATE_LIMITS = {
+    "ip": env_rate("API_THROTTLE_ANON", "60/min"),
+    "user": env_rate("API_THROTTLE_USER", "6000/min"),
+    "key": env_rate("API_THROTTLE_KEY", "1200/min"),
+    "token": env_rate("API_THROTTLE_TOKEN", "10/min"),
+}
+
 
 DJANGO_TABLES2_TEMPLATE = "console/table.html"
 TAGGIT_CASE_INSENSITIVE = True

@@ -36,6 +36,13 @@ class User(AbstractUser):
         default=False,
         help_text=_("Must set up a second factor at next sign-in, whatever the roles say."),
     )
+    # API authentication (migration 0005_api_keys, docs/api.md): an account for
+    # automation, made by an admin, that has no password and only API keys.
+    is_service_account = models.BooleanField(
+        _("service account"),
+        default=False,
+        help_text=_("Used by automation through API keys; cannot sign in to the console."),
+    )
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

@@ -32,5 +32,7 @@ urlpatterns = _public(
         path("", _root.get_api_root_view(), name="api-root"),
         path("", include("gateways.api.urls")),
         path("", include("tunnels.api.urls")),
+        # API authentication: JWT token endpoints and own API keys (docs/api.md).
+        path("", include("accounts.api_auth.urls")),
     ]
 )
