@@ -79,6 +79,14 @@ SETTINGS_SECTIONS = (
         _("The networks allowed to reach the console and the API."),
         "security.view_allowlistentry",
     ),
+    # accounts/api_auth (docs/api.md)
+    Section(
+        _("Service accounts & API keys"),
+        "accounts:service_account_list",
+        "bot",
+        _("Accounts for automation and the API keys they use."),
+        "accounts.view_user",
+    ),
 )
 
 # Your account: what every user manages for themselves.
@@ -88,6 +96,13 @@ ACCOUNT_SECTIONS = (
         "account_change_password",
         "key-round",
         _("Change the password you sign in with."),
+    ),
+    # accounts/api_auth (docs/api.md)
+    Section(
+        _("API keys"),
+        "accounts:api_key_list",
+        "key-square",
+        _("Keys for scripts and tools that use the REST API as you."),
     ),
     # security (docs/sessions.md)
     Section(
