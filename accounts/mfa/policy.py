@@ -10,7 +10,9 @@ from __future__ import annotations
 import secrets
 
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django_otp import DEVICE_ID_SESSION_KEY, device_classes, devices_for_user
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -34,20 +36,34 @@ def _cache(user) -> dict:
     return user.__dict__.setdefault("_mfa_cache", {})
 
 
+def _load_state(user) -> dict:
+    """Both answers below in one query: the middleware asks on every request
+    of a signed-in user, so this is the whole cost of MFA per request."""
+    cache = _cache(user)
+    if "has_device" not in cache:
+        from accounts.models import Role
+
+        checks = {
+            f"device_{index}": Exists(model.objects.filter(user=OuterRef("pk"), confirmed=True))
+            for index, model in enumerate(device_classes())
+        }
+        checks["role_requires"] = Exists(
+            Role.objects.filter(group__user=OuterRef("pk"), mfa_required=True)
+        )
+        row = get_user_model().objects.filter(pk=user.pk).annotate(**checks).values(*checks).first()
+        row = row or {}
+        cache["has_device"] = any(v for k, v in row.items() if k.startswith("device_"))
+        cache["required"] = bool(user.mfa_required) or bool(row.get("role_requires"))
+    return cache
+
+
 def mfa_required_for(user) -> bool:
     """Whether ``user`` must use a second factor: set on the user by an admin
     (``User.mfa_required``) or by any of their roles (``Role.mfa_required``;
     the built-in Admin role by default)."""
     if not getattr(user, "is_authenticated", False):
         return False
-    cache = _cache(user)
-    if "required" not in cache:
-        from accounts.models import Role
-
-        cache["required"] = bool(user.mfa_required) or (
-            Role.objects.filter(group__user=user, mfa_required=True).exists()
-        )
-    return cache["required"]
+    return _load_state(user)["required"]
 
 
 def user_has_confirmed_device(user) -> bool:
@@ -55,10 +71,7 @@ def user_has_confirmed_device(user) -> bool:
     security key, or recovery codes left over)."""
     if not getattr(user, "is_authenticated", False):
         return False
-    cache = _cache(user)
-    if "has_device" not in cache:
-        cache["has_device"] = any(True for _ in devices_for_user(user, confirmed=True))
-    return cache["has_device"]
+    return _load_state(user)["has_device"]
 
 
 def is_verified(user) -> bool:
