@@ -16,6 +16,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from security.models import AllowlistEntry
 from tests.factories import (
     GatewayFactory,
     RegionFactory,
@@ -43,6 +44,7 @@ class Access:
     kwargs: dict = field(default_factory=dict, hash=False)
 
 
+NO_SUCH = "00000000-0000-4000-8000-000000000000"  # a well-formed id of nothing
 PUBLIC = Access("public")
 SIGNED_IN = Access("signed_in")
 SIGNED_IN_OR_REDIRECT = Access("signed_in", ok=(200, 302))
@@ -96,6 +98,25 @@ ACCESS: dict[str, Access] = {
     "accounts:role_detail": perm("accounts.view_role", "role"),
     "accounts:role_edit": perm("accounts.change_role", "role"),
     "accounts:role_delete": perm("accounts.delete_role", "role"),
+    # API keys: each user's own; service accounts: user managers.
+    "accounts:api_key_list": SIGNED_IN,
+    "accounts:api_key_add": SIGNED_IN,
+    "accounts:api_key_revoke": Access("signed_in", ok=(404,), kwargs={"uuid": NO_SUCH}),
+    "accounts:service_account_list": perm("accounts.view_user"),
+    "accounts:service_account_add": perm("accounts.add_user"),
+    "accounts:service_key_add": perm("accounts.change_user", "service_account"),
+    "accounts:service_key_revoke": perm(
+        "accounts.change_user", "service_account", ok=(404,), key_uuid=NO_SUCH
+    ),
+    # Session policy and IP allowlist (Settings); your own sessions.
+    "security:session_policy": perm("security.view_sessionpolicy"),
+    "security:allowlistentry_list": perm("security.view_allowlistentry"),
+    "security:allowlistentry_add": perm("security.add_allowlistentry"),
+    "security:allowlistentry_edit": perm("security.change_allowlistentry", "allowlistentry"),
+    "security:allowlistentry_delete": perm("security.delete_allowlistentry", "allowlistentry"),
+    "security:my_sessions": SIGNED_IN,
+    "security:session_revoke": Access("signed_in", ok=(405,), kwargs={"uuid": NO_SUCH}),
+    "security:session_revoke_others": SIGNED_IN_POST_ONLY,
     "accounts:invitation_accept": Access("public", kwargs={"token": "rci_not-a-real-token"}),
     # Your own second factor: every signed-in user, for themselves.
     "accounts:mfa:overview": SIGNED_IN_OR_REDIRECT,
@@ -137,7 +158,7 @@ ACCESS: dict[str, Access] = {
     "api:token-refresh": Access("public"),
     "api:token-revoke": Access("public"),
     "api:apikey-list": SIGNED_IN,  # each user's own keys
-    "api:apikey-detail": Access("signed_in", ok=(404,), kwargs={"uuid": "0" * 32}),
+    "api:apikey-detail": Access("signed_in", ok=(404,), kwargs={"uuid": NO_SUCH}),
     "api-schema": SIGNED_IN,
     "api-docs": SIGNED_IN,  # an HTML page
     # Gateway agent API: gateway credentials only.
@@ -189,6 +210,9 @@ def world(db):
         "tunnel": TunnelFactory(gateway_a=gateway, gateway_b=GatewayFactory(region=home)),
         "user": user_with_role("walk-target", "Viewer"),
         "role": scoped_role("Walk role", [], "gateways.view_gateway"),
+        "service_account": user_with_role("walk-robot", is_service_account=True),
+        # Covers the test client's address, so the allowlist lets every request in.
+        "allowlistentry": AllowlistEntry.objects.create(network="127.0.0.0/8", comment="tests"),
     }
     users = {"anonymous": None, "outsider": user_with_role("walk-outsider")}
     for name in ("Viewer", "Auditor", "Operator", "Admin"):
