@@ -19,9 +19,11 @@ KEYWORD = "Bearer"
 
 
 def client_ip(request) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is trusted from configured proxies
-    # alone, which the IP allowlist work decides (issue 5).
-    return request.META.get("REMOTE_ADDR") or None
+    # The same address as the IP allowlist and lockouts: X-Forwarded-For only
+    # from a configured trusted proxy (security/net.py).
+    from security.net import client_ip as trusted_client_ip
+
+    return trusted_client_ip(request)
 
 
 def limit_to_key(user, api_key: ApiKey):

@@ -8,6 +8,8 @@ only; service-account pages need the accounts user permissions.
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
@@ -21,9 +23,23 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.api_auth.forms import ApiKeyForm, ServiceAccountForm
 from accounts.models.api_keys import DOMAIN_LABELS, ApiKey
+from security.decorators import require_recent_auth
 
 ACCOUNT_CRUMB = (gettext_lazy("Your account"), "account")
 SETTINGS_CRUMB = (gettext_lazy("Settings"), "settings")
+
+
+def post_needs_recent_auth(view):
+    """Creating a key or a service account is sensitive (STYLE.md): the POST
+    asks for the password again when the last sign-in is older than the
+    session policy's window (allauth replays it afterwards)."""
+    guarded = require_recent_auth(view)
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        return (guarded if request.method == "POST" else view)(request, *args, **kwargs)
+
+    return wrapper
 
 
 def _crumbs(*items):
@@ -91,6 +107,7 @@ def own_key_list(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@post_needs_recent_auth
 def own_key_create(request):
     back = reverse("accounts:api_key_list")
     crumbs = _crumbs(ACCOUNT_CRUMB, (_("API keys"), "accounts:api_key_list"), (_("New"), None))
@@ -135,6 +152,7 @@ def service_account_list(request):
 
 @permission_required("accounts.add_user", raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@post_needs_recent_auth
 def service_account_create(request):
     form = ServiceAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -166,6 +184,7 @@ def service_account_create(request):
 
 @permission_required("accounts.change_user", raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@post_needs_recent_auth
 def service_key_create(request, uuid):
     account = get_object_or_404(_service_accounts(), uuid=uuid, is_active=True)
     back = reverse("accounts:service_account_list")

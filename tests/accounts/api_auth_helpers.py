@@ -57,3 +57,20 @@ def totp_code(device: TOTPDevice, drift: int = 0) -> str:
 def issue_key(owner, **scopes) -> str:
     _api_key, key = ApiKey.issue(owner=owner, name="test key", scopes=scopes)
     return key
+
+
+def fresh_login(client, user):
+    """Signed in as if the password was just given: sensitive pages (which
+    ask for recent authentication) let the request through."""
+    import time
+
+    from allauth.account.internal.flows import login as allauth_login
+
+    client.force_login(user)
+    session = client.session
+    session[allauth_login.AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": time.time(), "username": user.get_username()}
+    ]
+    session[allauth_login._AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
+    session.save()
+    return client

@@ -8,10 +8,21 @@ import pytest
 from django.test import Client
 
 from accounts.models import ApiKey, User
-from tests.accounts.api_auth_helpers import GATEWAYS_URL, bearer, roomy_limits  # noqa: F401
+from tests.accounts.api_auth_helpers import (
+    GATEWAYS_URL,
+    bearer,
+    fresh_login,
+    roomy_limits,  # noqa: F401  (fixture)
+)
 from tests.factories import user_with_perms
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("roomy_limits")]
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    return fresh_login(client, viewer)
+
 
 LIST = "/account/api-keys/"
 NEW = "/account/api-keys/new/"
@@ -57,6 +68,17 @@ def test_a_key_needs_a_scope(viewer_client):
 
     assert response.status_code == 422
     assert response.context["form"].non_field_errors()
+    assert ApiKey.objects.count() == 0
+
+
+def test_creating_a_key_asks_for_a_recent_password(client, viewer):
+    client.force_login(viewer)  # no recent sign-in on record
+
+    assert client.get(NEW).status_code == 200
+    response = client.post(NEW, key_form())
+
+    assert response.status_code == 302
+    assert "/accounts/reauthenticate/" in response["Location"]
     assert ApiKey.objects.count() == 0
 
 
@@ -119,8 +141,7 @@ def test_an_admin_creates_a_service_account_and_its_key(user_admin):
                 "django.contrib.auth.models", fromlist=["Permission"]
             ).Permission.objects.get(content_type__app_label=app, codename=codename)
         )
-    client = Client()
-    client.force_login(user_admin)
+    client = fresh_login(Client(), user_admin)
 
     assert (
         client.post(SERVICE + "new/", {"username": "ci-deploy", "roles": [group.pk]}).status_code
@@ -143,8 +164,7 @@ def test_an_admin_creates_a_service_account_and_its_key(user_admin):
 
 
 def test_only_service_accounts_get_keys_from_settings(user_admin, viewer):
-    client = Client()
-    client.force_login(user_admin)
+    client = fresh_login(Client(), user_admin)
 
     assert client.get(f"{SERVICE}{viewer.uuid}/keys/new/").status_code == 404
 
@@ -160,8 +180,7 @@ def test_a_reader_of_users_cannot_create_service_accounts(db):
 
 
 def test_bad_service_account_input_is_422(user_admin):
-    client = Client()
-    client.force_login(user_admin)
+    client = fresh_login(Client(), user_admin)
 
     response = client.post(SERVICE + "new/", {"username": "bad name!"})
 
