@@ -13,14 +13,16 @@ from axes.utils import reset
 from django.test import Client
 from django.urls import reverse
 
+from security import allowlist
 from tests.security.test_sessions import PASSWORD, make_user, new_address
 
 LIMIT = 3
 
 
 @pytest.fixture(autouse=True)
-def _small_limit(settings):
+def _small_limit(settings, db):
     settings.AXES_FAILURE_LIMIT = LIMIT
+    allowlist.invalidate()  # an allowlist cached by an earlier test would refuse us
 
 
 def attempt(login: str, password: str, address: str) -> object:
