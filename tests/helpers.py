@@ -25,12 +25,11 @@ def assert_links_follow_permissions(client_as, obj, app: str, model: str) -> Non
 def login_with_second_factor(client, user):
     """Sign ``user`` in as after password and TOTP: a confirmed authenticator
     and a session that used it (what django-otp's login() records)."""
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     import time
 
     from allauth.account.internal.flows import login as allauth_login
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     device = TOTPDevice.objects.create(user=user, name="Test authenticator", confirmed=True)
     client.force_login(user)
