@@ -25,6 +25,7 @@ from django.utils import timezone
 from console import live
 from security.models import SessionPolicy, UserSession
 from security.net import client_ip
+from security.signals import session_ended
 
 log = logging.getLogger("security.sessions")
 
@@ -129,6 +130,9 @@ def end_sessions(sessions: Iterable[UserSession], reason: str, notify: bool = Tr
             "session ended: %s",
             reason,
             extra={"user_id": record.user_id, "session": str(record.uuid)},
+        )
+        session_ended.send(
+            sender=UserSession, user_id=record.user_id, session=record.uuid, reason=reason
         )
     if notify:
         by_user: dict[int, list[str]] = {}
