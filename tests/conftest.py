@@ -31,6 +31,22 @@ def _static_files_looked_up_on_demand(settings):
     settings.WHITENOISE_AUTOREFRESH = True
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_security_settings():
+    """The session policy and the IP allowlist are cached in the shared Redis;
+    a rolled-back test must not leave its entries for the next one."""
+    from django.core.cache import cache
+
+    from security import allowlist
+    from security.models import SessionPolicy
+
+    cache.delete(SessionPolicy.CACHE_KEY)
+    allowlist.invalidate()
+    yield
+    cache.delete(SessionPolicy.CACHE_KEY)
+    allowlist.invalidate()
+
+
 @pytest.fixture
 def viewer(db):
     """May read gateways, regions and tunnels, change nothing."""

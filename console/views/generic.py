@@ -168,7 +168,10 @@ class ObjectEditView(ObjectViewMixin):
         instance = self.model() if self.creating else self.get_object()
         form = self.get_form(instance, data=request.POST)
         if not form.is_valid():
-            return self.render_form(form, instance, status=422)
+            # Validation wrote the rejected values onto the instance: the title
+            # and breadcrumbs name the object as it is stored.
+            shown = instance if self.creating else self.get_object()
+            return self.render_form(form, shown, status=422)
         try:
             with transaction.atomic():
                 obj = form.save()
@@ -183,7 +186,7 @@ class ObjectEditView(ObjectViewMixin):
                     raise OutOfScope
         except OutOfScope:
             if not self.creating:
-                instance = self.get_object()  # the form changed the instance in memory
+                instance = self.get_object()  # as stored, not as the form left it
             form.add_error(
                 None,
                 _(

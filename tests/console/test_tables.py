@@ -190,3 +190,18 @@ class TestColumns:
         GatewayFactory(capacity_mbps=None)
         html = cells_html(GatewayTable(Gateway.objects.all()).configure(request_for(viewer)))
         assert html["capacity_mbps"] == "—"
+
+
+def test_invalid_edit_names_the_object_as_stored(operator_client, db):
+    from django.urls import reverse
+
+    from tests.factories import RegionFactory
+
+    region = RegionFactory(name="Stored name")
+    response = operator_client.post(
+        reverse("gateways:region_edit", args=[region.uuid]), {"name": "New name", "slug": "!!"}
+    )
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "Edit Stored name" in page
+    assert "Edit New name" not in page
