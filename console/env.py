@@ -118,3 +118,23 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
             "10/s or 100/15min (periods: s, min, h, d)."
         )
     return int(count), int(digits or 1) * _RATE_PERIODS[unit]
+
+
+# Used by WebAuthn security keys (accounts/mfa/webauthn.py, docs/mfa.md).
+def env_origins(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list of web origins (``https://console.example.com``,
+    scheme, host and port only), as browsers send them: https, or plain http
+    on localhost only."""
+    origins = env_list(name, default)
+    for origin in origins:
+        parsed = urlparse(origin)
+        bare = f"{parsed.scheme}://{parsed.netloc}"
+        secure = parsed.scheme == "https" or (
+            parsed.scheme == "http" and parsed.hostname == "localhost"
+        )
+        if origin != bare or not parsed.hostname or not secure:
+            raise ImproperlyConfigured(
+                f"{name}: {origin!r} is not an origin; write https://host[:port] "
+                "(http only for localhost), without a path or a trailing slash."
+            )
+    return origins

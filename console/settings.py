@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from console import embedded
-from console.env import env_bool, env_int, env_list, env_rate, env_str, env_url
+from console.env import env_bool, env_int, env_list, env_origins, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -98,6 +98,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # MFA: WebAuthn security keys and passkeys (accounts/mfa/webauthn.py).
+    "django_otp_webauthn",
     "console",
     *LOCAL_APPS,
     "accounts.api_auth",
@@ -323,6 +325,43 @@ if TESTING:
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Rustronaut Console")
 OTP_TOTP_THROTTLE_FACTOR = env_int("OTP_TOTP_THROTTLE_FACTOR", 1, minimum=1)
 OTP_STATIC_THROTTLE_FACTOR = env_int("OTP_STATIC_THROTTLE_FACTOR", 1, minimum=1)
+
+
+# MFA: WebAuthn security keys and passkeys, second factor only (django-otp-webauthn,
+# accounts/mfa/webauthn.py, docs/mfa.md). Keys are bound to the RP id, a domain
+# (never an IP address): by default the first host name in ALLOWED_HOSTS. The
+# origins are the exact addresses people open the console at; by default
+# https:// each ALLOWED_HOSTS name under the RP id, or http://localhost:$PORT
+# for `make run`.
+def _webauthn_host_names() -> list[str]:
+    names = []
+    for host in ALLOWED_HOSTS:
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            if host and host != "*":
+                names.append(host)
+    return names
+
+
+OTP_WEBAUTHN_RP_ID = env_str(
+    "WEBAUTHN_RP_ID", next((h.lstrip(".") for h in _webauthn_host_names()), "localhost")
+)
+OTP_WEBAUTHN_RP_NAME = env_str("WEBAUTHN_RP_NAME", "Rustronaut Console")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env_origins(
+    "WEBAUTHN_ALLOWED_ORIGINS",
+    [f"http://localhost:{env_int('PORT', 8000, minimum=1)}"]
+    if OTP_WEBAUTHN_RP_ID == "localhost" and not HTTPS
+    else [
+        f"https://{h}"
+        for h in _webauthn_host_names()
+        if not h.startswith(".")
+        and (h == OTP_WEBAUTHN_RP_ID or h.endswith(f".{OTP_WEBAUTHN_RP_ID}"))
+    ],
+)
+# Passwordless sign-in would skip the password step, allauth, lockouts and
+# session bookkeeping: a key is only ever the second factor.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 # --- HTTP security ------------------------------------------------------------
 

@@ -26,6 +26,9 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("security.urls")),  # sessions, IP allowlist (docs/sessions.md)
     path("accounts/", include("allauth.urls")),
+    # WebAuthn security keys (accounts/mfa/webauthn.py, docs/mfa.md): the
+    # package's template tags and scripts want the top-level "otp_webauthn" namespace.
+    path("account/mfa/webauthn/", include("accounts.mfa.webauthn_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("console.api.urls")),
     path("api/agent/v1/", include("gateways.agent.urls")),

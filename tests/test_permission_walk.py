@@ -130,6 +130,14 @@ ACCESS: dict[str, Access] = {
     "accounts:mfa:remove_device": Access(
         "signed_in", ok=(200, 302, 404), kwargs={"kind": "totp", "pk": 0}
     ),
+    # Security keys (accounts/mfa/webauthn.py): the ceremonies are POST-only
+    # JSON endpoints; a user's own keys only.
+    "accounts:mfa:security_key_added": SIGNED_IN_POST_ONLY,
+    "otp_webauthn:credential-registration-begin": SIGNED_IN_POST_ONLY,
+    "otp_webauthn:credential-registration-complete": SIGNED_IN_POST_ONLY,
+    "otp_webauthn:credential-authentication-begin": SIGNED_IN_POST_ONLY,
+    "otp_webauthn:credential-authentication-complete": SIGNED_IN_POST_ONLY,
+    "otp_webauthn:js-i18n-catalog": SIGNED_IN,
     # Sign-in pages (django-allauth): open, or for the signed-in user only.
     "account_login": PUBLIC,
     "account_logout": PUBLIC,

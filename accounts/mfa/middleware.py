@@ -29,6 +29,10 @@ ALLOWED_URL_NAMES: dict[str, frozenset[str]] = {
     "account_logout": frozenset({VERIFY, ENROL}),
     "healthz": frozenset({VERIFY, ENROL}),
     "readyz": frozenset({VERIFY, ENROL}),
+    # WebAuthn (accounts/mfa/webauthn.py): a key is one way to enrol, and
+    # one way to verify; never registered by a user who owes the verify step.
+    "otp_webauthn:credential-registration-begin": frozenset({ENROL}),
+    "otp_webauthn:credential-registration-complete": frozenset({ENROL}),
     "otp_webauthn:credential-authentication-begin": frozenset({VERIFY}),
     "otp_webauthn:credential-authentication-complete": frozenset({VERIFY}),
     "otp_webauthn:js-i18n-catalog": frozenset({VERIFY, ENROL}),

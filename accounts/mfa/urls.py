@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts.mfa import views
+from accounts.mfa import views, webauthn
 
 app_name = "mfa"
 
@@ -22,6 +22,8 @@ urlpatterns = [
         views.recovery_codes_regenerate,
         name="recovery_codes_regenerate",
     ),
+    # Names the security key the page has just registered (webauthn.py).
+    path("security-keys/added/", webauthn.key_added, name="security_key_added"),
     path(
         "devices/<str:kind>/<int:pk>/remove/",
         views.remove_device,

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.mfa import policy
+from accounts.mfa import policy, webauthn
 from accounts.mfa.events import record
 from accounts.mfa.forms import ConfirmTOTPForm, RecoveryCodeForm, RemoveDeviceForm, TOTPCodeForm
 from accounts.mfa.middleware import allowed_while_pending
@@ -87,6 +87,8 @@ def overview(request):
         "has_recovery_device": policy.recovery_device(user) is not None,
         "verified": policy.is_verified(user),
         "breadcrumbs": _crumbs(),
+        "key_form": webauthn.KeyNameForm(),
+        **webauthn.page_context(request),
     }
     return render(request, "accounts/mfa/overview.html", context)
 
@@ -99,7 +101,8 @@ def overview(request):
 @require_http_methods(["GET", "POST"])
 def verify(request):
     """The second step of signing in, for a user with a device: a code from
-    their authenticator app, or one of their recovery codes."""
+    their authenticator app, their security key (webauthn.py answers the
+    key's requests), or one of their recovery codes."""
     user = request.user
     if policy.pending_step(user) != VERIFY:
         return redirect(_next_url(request))
@@ -138,8 +141,10 @@ def verify(request):
         "totp_form": totp_form,
         "recovery_form": recovery_form,
         "has_totp": has_totp,
+        "has_webauthn": webauthn.user_keys(user).exists(),
         "method": method,
         "next": _next_url(request),
+        **webauthn.page_context(request),
     }
     return render(request, "accounts/mfa/verify.html", context, status=status)
 
@@ -218,6 +223,9 @@ def enrol(request):
         "secret_grouped": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
         "next": request.POST.get("next") or request.GET.get("next") or "",
         "breadcrumbs": _crumbs(_("Authenticator app")),
+        # Forced enrolment offers a security key as well (webauthn.py).
+        "key_form": webauthn.KeyNameForm(),
+        **webauthn.page_context(request),
     }
     template = "accounts/mfa/enrol_forced.html" if forced else "accounts/mfa/enrol.html"
     return render(request, template, context, status=status)
