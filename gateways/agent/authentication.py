@@ -10,6 +10,7 @@ import redis
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
+from django.db import connection
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
@@ -31,7 +32,7 @@ class GatewayCredentialAuthentication(BaseAuthentication):
                 "Send the gateway credential as 'Bearer <credential>'."
             )
         hashed = digest(credential.strip())
-        gateway = Gateway.objects.filter(credential_hash=hashed).first()
+        gateway = gateway_by_credential_hash(hashed)
         if gateway is None:
             if RetiredCredential.objects.filter(credential_hash=hashed).exists():
                 raise exceptions.PermissionDenied("This gateway was deleted from the console.")
@@ -43,6 +44,41 @@ class GatewayCredentialAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="agent"'
+
+
+@functools.cache
+def _lookup_statement(vendor: str) -> tuple[str, list[str], list]:
+    """The ORM's own SQL for ``Gateway.objects.filter(credential_hash=…)``,
+    compiled once: building it on every call was a third of an agent call's
+    Python time (the gateway row has twenty-odd columns)."""
+    query = Gateway.objects.filter(credential_hash="?").order_by()[:1].query
+    sql, params = query.sql_with_params()
+    assert params == ("?",), params
+    fields = list(Gateway._meta.concrete_fields)
+    converters = [
+        (
+            index,
+            field.get_db_converters(connection)
+            + connection.ops.get_db_converters(field.get_col(Gateway._meta.db_table)),
+        )
+        for index, field in enumerate(fields)
+    ]
+    return sql, [field.attname for field in fields], [c for c in converters if c[1]]
+
+
+def gateway_by_credential_hash(hashed: str) -> Gateway | None:
+    sql, names, converters = _lookup_statement(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [hashed])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if converters:
+        row = list(row)
+        for index, functions in converters:
+            for convert in functions:
+                row[index] = convert(row[index], None, connection)
+    return Gateway.from_db(connection.alias, names, row)
 
 
 class IsGateway(BasePermission):
