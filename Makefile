@@ -19,7 +19,7 @@ PYTEST_ARGS ?= -n 2
 
 .PHONY: run test bench lint format manage setup setup-dev constraints clean
 
-run: setup ## Serve the console, a Celery worker and beat on http://127.0.0.1:$(PORT)
+run: setup ## Serve the console, a Celery worker and beat on http://localhost:$(PORT)
 	HTTPS=$${HTTPS:-0} PORT=$(PORT) DEMO=$(DEMO) $(PY) manage.py serve
 
 test: setup-dev ## Run the whole test suite

@@ -120,7 +120,10 @@ class Command(BaseCommand):
             # stops the children in order.
             processes[name] = subprocess.Popen(command, start_new_session=True)
 
-        url = f"http://{local}:{port}/"
+        # "localhost", not the address: security keys (WebAuthn) are bound to
+        # a domain and never work at an IP address.
+        shown = "localhost" if local in ("127.0.0.1", "::1", "[::1]") else local
+        url = f"http://{shown}:{port}/"
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nRustronaut Console is starting at {url}  (Ctrl-C stops everything)\n"
