@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from allauth.account.internal.flows.login import record_authentication
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
@@ -264,7 +265,9 @@ class InvitationAcceptView(View):
             status=status,
         )
         response["Cache-Control"] = "no-store"
-        response["Referrer-Policy"] = "no-referrer"  # the URL holds the token
+        # The URL holds the token: the site-wide "same-origin" referrer policy
+        # keeps it from other sites ("no-referrer" would make the browser send
+        # Origin: null with the form, which CSRF protection rightly refuses).
         return response
 
     def get(self, request, token):
@@ -292,6 +295,9 @@ class InvitationAcceptView(View):
             user.is_active = True
             user.save(update_fields=["is_active"])
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        # Choosing the password is a password authentication: recorded like a
+        # sign-in, so the re-authentication window starts now.
+        record_authentication(request, user, method="password", username=user.get_username())
         messages.success(request, _("Welcome, %(name)s. Your account is ready.") % {"name": user})
         return generic.redirect_to(request, "/")
 

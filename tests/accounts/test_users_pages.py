@@ -254,3 +254,10 @@ def test_list_shows_mfa_state(admin_client):
     page = admin_client.get(reverse("accounts:user_list")).content.decode()
     assert "Not set up" in page
     assert ">On<" in page  # alice, signed in with a second factor
+
+
+def test_invitation_page_keeps_its_token_from_other_sites(client, admin_client):
+    link = link_from(invite(admin_client)).split("testserver", 1)[1]
+    response = client.get(link)
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cache-Control"] == "no-store"
