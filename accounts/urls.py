@@ -51,4 +51,6 @@ urlpatterns = [
     path("account/mfa/", include("accounts.mfa.urls")),
     # API keys and service accounts (accounts/api_auth, docs/api.md).
     path("", include("accounts.api_auth.page_urls")),
+    # Directory & SSO: LDAP, SSO providers, SCIM tokens, group mappings (docs/directory.md).
+    path("", include("accounts.directory.urls")),
 ]

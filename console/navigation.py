@@ -87,6 +87,14 @@ SETTINGS_SECTIONS = (
         _("Accounts for automation and the API keys they use."),
         "accounts.view_user",
     ),
+    # accounts/directory (docs/directory.md)
+    Section(
+        _("Directory & SSO"),
+        "accounts:directory",
+        "building",
+        _("LDAP / Active Directory, single sign-on, group mappings and SCIM provisioning."),
+        "accounts.view_groupmapping",
+    ),
 )
 
 # Your account: what every user manages for themselves.

@@ -363,6 +363,41 @@ OTP_WEBAUTHN_ALLOWED_ORIGINS = env_origins(
 # session bookkeeping: a key is only ever the second factor.
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
+# --- Enterprise directory and SSO (accounts/directory, accounts/sso, docs/directory.md)
+# LDAP / Active Directory from the LDAP_* variables (no directory while
+# LDAP_SERVER_URI is unset); OpenID Connect and SAML providers from SSO_OIDC_*
+# and SSO_SAML_*; SCIM clients use tokens made on Settings → Directory & SSO.
+from accounts.directory.config import LdapOptions  # noqa: E402
+from accounts.sso.config import sso_providers_from_env  # noqa: E402
+
+INSTALLED_APPS += [
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.saml",
+    # Our stricter OpenID Connect provider (nonce, signature always checked)
+    # and the sign-in page's SSO template tags.
+    "accounts.sso",
+]
+# Right after the lockout check: members of "SSO only" roles get no password
+# sign-in from any backend below.
+AUTHENTICATION_BACKENDS.insert(1, "accounts.directory.backend.SsoOnlyGate")
+DIRECTORY_LDAP = LdapOptions.from_env()
+if DIRECTORY_LDAP is not None:
+    globals().update(DIRECTORY_LDAP.to_settings())
+    # After the local backends: local accounts sign in without asking the directory.
+    AUTHENTICATION_BACKENDS.append("accounts.directory.backend.DirectoryLDAPBackend")
+SOCIALACCOUNT_PROVIDERS = sso_providers_from_env()
+SOCIALACCOUNT_ADAPTER = "accounts.sso.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the buttons POST, so a link cannot start a sign-in
+SOCIALACCOUNT_STORE_TOKENS = False  # nothing calls the providers' APIs later
+# Linking by email is the adapter's (verified emails only), not allauth's.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+# How often the LDAP sync deactivates users who left the directory and updates
+# the groups of those who did not sign in lately (accounts/directory/tasks.py).
+DIRECTORY_SYNC_MINUTES = env_int("DIRECTORY_SYNC_MINUTES", 60, minimum=5)
+
 # --- HTTP security ------------------------------------------------------------
 
 SECURE_SSL_REDIRECT = HTTPS

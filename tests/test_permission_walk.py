@@ -16,6 +16,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from accounts.models import GroupMapping, Role
 from security.models import AllowlistEntry
 from tests.factories import (
     GatewayFactory,
@@ -108,6 +109,30 @@ ACCESS: dict[str, Access] = {
     "accounts:service_key_revoke": perm(
         "accounts.change_user", "service_account", ok=(404,), key_uuid=NO_SUCH
     ),
+    # Directory & SSO (accounts/directory, docs/directory.md).
+    "accounts:directory": perm("accounts.view_groupmapping"),
+    "accounts:directory_sso_only": SIGNED_IN_POST_ONLY,
+    "accounts:scim_token_add": SIGNED_IN_POST_ONLY,
+    "accounts:scim_token_revoke": Access("signed_in", ok=(405,), kwargs={"uuid": NO_SUCH}),
+    "accounts:groupmapping_list": perm("accounts.view_groupmapping"),
+    "accounts:groupmapping_add": perm("accounts.add_groupmapping"),
+    "accounts:groupmapping_preview": perm("accounts.view_groupmapping"),
+    "accounts:groupmapping_detail": perm("accounts.view_groupmapping", "groupmapping"),
+    "accounts:groupmapping_edit": perm("accounts.change_groupmapping", "groupmapping"),
+    "accounts:groupmapping_delete": perm("accounts.delete_groupmapping", "groupmapping"),
+    # SSO sign-in (django-allauth, accounts/sso): public; a provider that is
+    # not configured answers 404.
+    "openid_connect_login": Access("public", kwargs={"provider_id": "nope"}),
+    "openid_connect_callback": Access("public", kwargs={"provider_id": "nope"}),
+    "saml_login": Access("public", kwargs={"organization_slug": "nope"}),
+    "saml_acs": Access("public", kwargs={"organization_slug": "nope"}),
+    "saml_finish_acs": Access("public", kwargs={"organization_slug": "nope"}),
+    "saml_sls": Access("public", kwargs={"organization_slug": "nope"}),
+    "saml_metadata": Access("public", kwargs={"organization_slug": "nope"}),
+    "socialaccount_login_cancelled": PUBLIC,
+    "socialaccount_login_error": PUBLIC,
+    "socialaccount_signup": PUBLIC,
+    "socialaccount_connections": SIGNED_IN_OR_REDIRECT,
     # Session policy and IP allowlist (Settings); your own sessions.
     "security:session_policy": perm("security.view_sessionpolicy"),
     "security:allowlistentry_list": perm("security.view_allowlistentry"),
@@ -219,6 +244,9 @@ def world(db):
         "user": user_with_role("walk-target", "Viewer"),
         "role": scoped_role("Walk role", [], "gateways.view_gateway"),
         "service_account": user_with_role("walk-robot", is_service_account=True),
+        "groupmapping": GroupMapping.objects.create(
+            group="walk-group", role=Role.objects.get(group__name="Viewer")
+        ),
         # Covers the test client's address, so the allowlist lets every request in.
         "allowlistentry": AllowlistEntry.objects.create(network="127.0.0.0/8", comment="tests"),
     }
