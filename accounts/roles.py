@@ -106,7 +106,11 @@ BUILTIN_ROLES = (
     BuiltinRole(
         AUDITOR,
         _("Reads everything, including users, roles and the audit log; changes nothing."),
-        tuple(Rule(app, action="view") for app in CONSOLE_APPS),
+        (
+            *(Rule(app, action="view") for app in CONSOLE_APPS),
+            # Exporting the audit log (with its chain head) is what auditors do.
+            Rule("audit", "auditrecord", "export"),
+        ),
     ),
     BuiltinRole(
         VIEWER,

@@ -107,6 +107,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "console.middleware.RequestIdMiddleware",
+    # Audit log (docs/audit.md): ties records to this request; records 403s.
+    "audit.middleware.AuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # IP allowlist (docs/sessions.md): early, after static files, before any
@@ -603,3 +605,13 @@ AGENT_MAX_BODY_BYTES = 1024 * 1024  # AGENT_PROTOCOL.md: a larger body is answer
 AGENT_MAX_EVENTS = 1000  # AGENT_PROTOCOL.md: a larger batch is answered 413
 METRICS_RAW_RETENTION_HOURS = env_int("METRICS_RAW_RETENTION_HOURS", 48, minimum=1)
 METRICS_ROLLUP_RETENTION_DAYS = env_int("METRICS_ROLLUP_RETENTION_DAYS", 90, minimum=1)
+
+# --- Audit log (audit/, docs/audit.md) ----------------------------------------
+
+# Records older than this are archived by a nightly task into compressed JSON
+# Lines files (with a manifest) in AUDIT_ARCHIVE_DIR, then removed from the table.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+AUDIT_ARCHIVE_DIR = Path(env_str("AUDIT_ARCHIVE_DIR", str(VAR_DIR / "audit-archive"))).resolve()
+# Optional: each record, once sealed, sent to a SIEM: syslog (RFC 5424) as
+# syslog+tcp://host:514 or syslog+udp://host:514, or JSON to an https:// URL.
+AUDIT_FORWARD_URL = env_url("AUDIT_FORWARD_URL", {"syslog+tcp", "syslog+udp", "https", "http"})

@@ -13,9 +13,14 @@ from __future__ import annotations
 import time
 
 from django.core.cache import cache
+from django.dispatch import Signal
 from django.utils import timezone
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+# Sent with ``user`` and ``count`` after revoke_user_tokens (for the audit
+# log: the blacklist rows are bulk-created, which sends no model signal).
+tokens_revoked = Signal()
 
 
 def _not_before_key(user_pk) -> str:
@@ -34,6 +39,7 @@ def revoke_user_tokens(user) -> int:
     )
     lifetime = int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
     cache.set(_not_before_key(user.pk), time.time(), timeout=lifetime + 1)
+    tokens_revoked.send(sender=revoke_user_tokens, user=user, count=len(created))
     return len(created)
 
 

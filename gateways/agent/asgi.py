@@ -41,6 +41,9 @@ URLCONF = "gateways.agent.root_urls"
 
 MIDDLEWARE = [
     "console.middleware.RequestIdMiddleware",
+    # Audit log: the request as the context of what an agent call records
+    # (an enrolment); one context-variable write, heartbeats record nothing.
+    "audit.middleware.AgentAuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "gateways.agent.asgi.AllowedHostMiddleware",
 ]
