@@ -23,6 +23,7 @@ urlpatterns = [
     path("account/", pages.account_index, name="account"),
     path("", include("gateways.urls")),
     path("", include("tunnels.urls")),
+    path("", include("policies.urls")),  # access policies (docs/policies.md)
     path("", include("accounts.urls")),
     path("", include("security.urls")),  # sessions, IP allowlist (docs/sessions.md)
     path("accounts/", include("allauth.urls")),

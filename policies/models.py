@@ -46,6 +46,9 @@ class PolicyCategory(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("policies:policycategory_list")
 
+    def get_edit_url(self) -> str:
+        return reverse("policies:policycategory_edit", kwargs={"uuid": self.uuid})
+
 
 class Policy(models.Model):
     """An ordered list of rules. Policies are evaluated by ``priority``

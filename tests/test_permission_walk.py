@@ -17,6 +17,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import GroupMapping, Role
+from policies.models import PolicyRevision
+from policies.snapshot import empty_snapshot
 from security.models import AllowlistEntry
 from tests.factories import (
     GatewayFactory,
@@ -26,6 +28,7 @@ from tests.factories import (
     user_with_role,
 )
 from tests.helpers import login_with_second_factor
+from tests.policies.factories import PolicyCategoryFactory, PolicyFactory
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,29 @@ ACCESS: dict[str, Access] = {
     "account_email": SIGNED_IN_OR_REDIRECT,
     "account_change_password": SIGNED_IN_OR_REDIRECT,
     "account_set_password": SIGNED_IN_OR_REDIRECT,
+    # Access policies (docs/policies.md): the draft, publishing, revisions.
+    "policies:policy_list": perm("policies.view_policy"),
+    "policies:policy_add": perm("policies.add_policy"),
+    "policies:policy_detail": perm("policies.view_policy", "policy"),
+    "policies:policy_edit": perm("policies.change_policy", "policy"),
+    "policies:policy_delete": perm("policies.delete_policy", "policy"),
+    "policies:rule_add": perm("policies.change_policy", "policy"),
+    "policies:rule_edit": perm("policies.change_policy", "policy", ok=(404,), rule=NO_SUCH),
+    "policies:rule_delete": perm("policies.change_policy", "policy", ok=(404,), rule=NO_SUCH),
+    "policies:rule_move": perm("policies.change_policy", "policy", ok=(404,), rule=NO_SUCH),
+    "policies:publish": perm("policies.publish_policy"),
+    "policies:simulate": perm("policies.view_policy"),
+    "policies:impact": perm("policies.view_policy"),
+    "policies:export": perm("policies.view_policy"),
+    "policies:import": perm("policies.change_policy"),  # and add/delete: roles hold all or none
+    "policies:revision_list": perm("policies.view_policy"),
+    "policies:revision_compare": perm("policies.view_policy"),
+    "policies:revision_detail": perm("policies.view_policy", "policyrevision"),
+    "policies:revision_rollback": perm("policies.publish_policy", "policyrevision"),
+    "policies:policycategory_list": perm("policies.view_policycategory"),
+    "policies:policycategory_add": perm("policies.add_policycategory"),
+    "policies:policycategory_edit": perm("policies.change_policycategory", "policycategory"),
+    "policies:policycategory_delete": perm("policies.delete_policycategory", "policycategory"),
     # REST API
     "api:api-root": SIGNED_IN,
     "api:region-list": perm("gateways.view_region"),
@@ -247,6 +273,12 @@ def world(db):
         "groupmapping": GroupMapping.objects.create(
             group="walk-group", role=Role.objects.get(group__name="Viewer")
         ),
+        # Access policies: one policy, a revision and a category.
+        "policy": PolicyFactory(),
+        "policyrevision": PolicyRevision.objects.create(
+            number=1, snapshot=empty_snapshot(), config_version=1
+        ),
+        "policycategory": PolicyCategoryFactory(),
         # Covers the test client's address, so the allowlist lets every request in.
         "allowlistentry": AllowlistEntry.objects.create(network="127.0.0.0/8", comment="tests"),
     }
