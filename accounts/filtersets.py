@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
+from console.filtersets import SearchFilterSet
 from gateways.models import Region
 
 USER_STATES = (
@@ -23,10 +24,10 @@ def _regions(request):
     return Region.objects.restrict(request.user, "view")
 
 
-class UserFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(
-        method="search", label=_("Search"), help_text=_("Username, name or email")
-    )
+class UserFilterSet(SearchFilterSet):
+    search_fields = ("username", "first_name", "last_name", "email")
+    search_help = _("Username, name or email")
+
     role = django_filters.ModelMultipleChoiceFilter(
         field_name="groups", queryset=Group.objects.order_by("name"), label=_("Role")
     )
@@ -44,17 +45,6 @@ class UserFilterSet(django_filters.FilterSet):
         model = User
         fields = ["q", "role", "state", "region"]
 
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(username__icontains=value)
-            | Q(first_name__icontains=value)
-            | Q(last_name__icontains=value)
-            | Q(email__icontains=value)
-        )
-
     def filter_state(self, queryset, name, value):
         if value == "active":
             return queryset.filter(is_active=True)
@@ -64,8 +54,8 @@ class UserFilterSet(django_filters.FilterSet):
         return queryset.filter(is_active=False).exclude(invited).distinct()
 
 
-class RoleFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label=_("Search"))
+class RoleFilterSet(SearchFilterSet):
+    search_fields = ("group__name", "description")
     kind = django_filters.ChoiceFilter(
         choices=(("built_in", _("Built in")), ("custom", _("Custom"))),
         method="filter_kind",
@@ -79,9 +69,3 @@ class RoleFilterSet(django_filters.FilterSet):
 
     def filter_kind(self, queryset, name, value):
         return queryset.filter(built_in=value == "built_in")
-
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(group__name__icontains=value) | Q(description__icontains=value))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from taggit.models import Tag
 
+from console.filtersets import SearchFilterSet
 from gateways.choices import GatewayStatus
 from gateways.models import Gateway, Region
 
@@ -29,28 +29,17 @@ def _regions(request):
     return Region.objects.restrict(request.user, "view")
 
 
-class RegionFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label=_("Search"))
+class RegionFilterSet(SearchFilterSet):
+    search_fields = ("name", "slug", "description")
 
     class Meta:
         model = Region
         fields = ["q", "slug"]
 
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(name__icontains=value) | Q(slug__icontains=value) | Q(description__icontains=value)
-        )
 
-
-class GatewayFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(
-        method="search",
-        label=_("Search"),
-        help_text=_("Name, description or public address"),
-    )
+class GatewayFilterSet(SearchFilterSet):
+    search_fields = ("name", "description", "public_address")
+    search_help = _("Name, description or public address")
     status = django_filters.MultipleChoiceFilter(choices=GatewayStatus.choices, label=_("Status"))
     region = ByNameFilter(
         field_name="region__slug",
@@ -68,13 +57,3 @@ class GatewayFilterSet(django_filters.FilterSet):
     class Meta:
         model = Gateway
         fields = ["q", "status", "region", "tag"]
-
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(name__icontains=value)
-            | Q(description__icontains=value)
-            | Q(public_address__icontains=value)
-        )

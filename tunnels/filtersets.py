@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from taggit.models import Tag
 
+from console.filtersets import SearchFilterSet
 from gateways.filtersets import ByNameFilter
 from gateways.models import Gateway, Region
 from tunnels.choices import TunnelProtocol, TunnelState
@@ -27,12 +28,9 @@ def _regions(request):
     return Region.objects.restrict(request.user, "view")
 
 
-class TunnelFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(
-        method="search",
-        label=_("Search"),
-        help_text=_("Name, description or remote address"),
-    )
+class TunnelFilterSet(SearchFilterSet):
+    search_fields = ("name", "description", "remote_address")
+    search_help = _("Name, description or remote address")
     state = django_filters.MultipleChoiceFilter(choices=TunnelState.choices, label=_("State"))
     protocol = django_filters.MultipleChoiceFilter(
         choices=TunnelProtocol.choices, label=_("Protocol")
@@ -67,16 +65,6 @@ class TunnelFilterSet(django_filters.FilterSet):
     class Meta:
         model = Tunnel
         fields = ["q", "state", "protocol", "gateway", "region", "tag", "enabled"]
-
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(name__icontains=value)
-            | Q(description__icontains=value)
-            | Q(remote_address__icontains=value)
-        )
 
     def by_gateway(self, queryset, name, value):
         if not value:
