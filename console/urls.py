@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("policies.urls")),  # access policies (docs/policies.md)
     path("", include("accounts.urls")),
     path("", include("security.urls")),  # sessions, IP allowlist (docs/sessions.md)
+    path("", include("audit.urls")),  # audit log, exports, reports (docs/audit.md)
     path("accounts/", include("allauth.urls")),
     # WebAuthn security keys (accounts/mfa/webauthn.py, docs/mfa.md): the
     # package's template tags and scripts want the top-level "otp_webauthn" namespace.

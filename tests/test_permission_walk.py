@@ -205,6 +205,12 @@ ACCESS: dict[str, Access] = {
     "policies:policycategory_add": perm("policies.add_policycategory"),
     "policies:policycategory_edit": perm("policies.change_policycategory", "policycategory"),
     "policies:policycategory_delete": perm("policies.delete_policycategory", "policycategory"),
+    # Audit log (docs/audit.md): Auditor and Admin; exports need their own permission.
+    "audit:record_list": perm("audit.view_auditrecord"),
+    "audit:record_detail": perm("audit.view_auditrecord", ok=(404,), pk=10**12),
+    "audit:verify": SIGNED_IN_POST_ONLY,
+    "audit:export": perm("audit.export_auditrecord"),
+    "audit:access_review": perm("audit.view_auditrecord"),
     # REST API
     "api:api-root": SIGNED_IN,
     "api:region-list": perm("gateways.view_region"),
@@ -216,6 +222,8 @@ ACCESS: dict[str, Access] = {
     "api:token-obtain": Access("public"),  # POST only: GET is 405
     "api:token-refresh": Access("public"),
     "api:token-revoke": Access("public"),
+    "api:auditrecord-list": perm("audit.view_auditrecord"),
+    "api:auditrecord-detail": perm("audit.view_auditrecord", ok=(404,), pk=10**12),
     "api:apikey-list": SIGNED_IN,  # each user's own keys
     "api:apikey-detail": Access("signed_in", ok=(404,), kwargs={"uuid": NO_SUCH}),
     "api-schema": SIGNED_IN,
