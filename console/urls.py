@@ -34,6 +34,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("console.api.urls")),
     path("api/agent/v1/", include("gateways.agent.urls")),
+    # SCIM 2.0 provisioning, its own bearer tokens (accounts/scim, docs/directory.md).
+    path("scim/v2/", include("accounts.scim.urls")),
     # DRF views skip LoginRequiredMiddleware and drf-spectacular serves to
     # anyone by default: the schema answers anonymous callers 403 like the rest
     # of the API, the docs page sends them to sign in like every other page.

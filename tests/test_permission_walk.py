@@ -233,6 +233,15 @@ ACCESS: dict[str, Access] = {
     "agent:heartbeat": AGENT,
     "agent:events": AGENT,
     "agent:config": AGENT,
+    # SCIM 2.0 (accounts/scim): its own bearer token only, so every user and
+    # every session gets 401, as gateway credentials do.
+    "scim:service_provider_config": AGENT,
+    "scim:resource_types": AGENT,
+    "scim:schemas": AGENT,
+    "scim:users": AGENT,
+    "scim:user": Access("agent", kwargs={"scim_id": NO_SUCH}),
+    "scim:groups": AGENT,
+    "scim:group": Access("agent", kwargs={"scim_id": NO_SUCH}),
     # Probes
     "healthz": PUBLIC,
     "readyz": PUBLIC,  # 503 while a worker or beat is missing, as in tests
