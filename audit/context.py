@@ -62,7 +62,10 @@ def current() -> AuditContext:
 def _command_actor() -> Actor:
     """Outside a request or task: the command line (``manage.py migrate``…)."""
     argv = sys.argv or ["python"]
-    program = argv[0].rsplit("/", 1)[-1]
+    parts = argv[0].rsplit("/", 2)
+    program = parts[-1]
+    if program == "__main__.py" and len(parts) > 1:  # python -m <package>
+        program = parts[-2]
     if program == "manage.py" and len(argv) > 1:
         return Actor.system(f"manage.py {argv[1]}")
     return Actor.system(program or "system")

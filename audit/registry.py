@@ -53,7 +53,7 @@ NOISE_MODELS = {
 }
 
 # Fields never shown in a diff: automatic timestamps and bookkeeping.
-IGNORED_FIELDS = {"id", "updated", "modified", "date_changed"}
+IGNORED_FIELDS = {"id", "created", "updated", "modified", "date_changed"}
 
 # Fields that change by themselves (telemetry, last-use stamps, preferences):
 # a save that changes only these records nothing; alongside another change
