@@ -219,6 +219,23 @@ ACCESS: dict[str, Access] = {
     "api:gateway-detail": perm("gateways.view_gateway", "gateway"),
     "api:tunnel-list": perm("tunnels.view_tunnel"),
     "api:tunnel-detail": perm("tunnels.view_tunnel", "tunnel"),
+    "api:policy-list": perm("policies.view_policy"),
+    "api:policy-detail": perm("policies.view_policy", "policy"),
+    "api:policy-publish": Access("perm", "policies.publish_policy", ok=(405,)),  # POST only
+    "api:policy-simulate": Access("perm", "policies.view_policy", ok=(405,)),  # POST only
+    "api:policy-validation": perm("policies.view_policy"),
+    "api:policy-export": perm("policies.view_policy"),
+    "api:policy-import-set": Access("perm", "policies.change_policy", ok=(405,)),  # POST only
+    "api:policy-rule-list": perm("policies.view_policy", "policy"),
+    "api:policy-rule-detail": perm("policies.view_policy", "policy", ok=(404,), rule=NO_SUCH),
+    "api:policyrevision-list": perm("policies.view_policy"),
+    "api:policyrevision-detail": perm("policies.view_policy", "policyrevision"),
+    "api:policyrevision-diff": perm("policies.view_policy", "policyrevision"),
+    "api:policyrevision-rollback": Access(
+        "perm", "policies.publish_policy", "policyrevision", ok=(405,)
+    ),  # POST only
+    "api:policycategory-list": perm("policies.view_policycategory"),
+    "api:policycategory-detail": perm("policies.view_policycategory", "policycategory"),
     "api:token-obtain": Access("public"),  # POST only: GET is 405
     "api:token-refresh": Access("public"),
     "api:token-revoke": Access("public"),
