@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from audit.models import GENESIS_HASH, AuditArchive, AuditChainHead, AuditRecord
@@ -105,7 +106,16 @@ def seal_pending(limit: int = 5000) -> int:
         AuditRecord.objects.bulk_update(pending, ["seq", "prev_hash", "hash"])
         head.seq, head.hash = seq, prev
         head.save(update_fields=["seq", "hash", "updated"])
+        if getattr(settings, "AUDIT_FORWARD_URL", None):
+            first = pending[0].seq
+            transaction.on_commit(lambda: _forward(first, seq))
     return len(pending)
+
+
+def _forward(first_seq: int, last_seq: int) -> None:
+    from audit.forwarding import enqueue
+
+    enqueue(first_seq, last_seq)
 
 
 def _seal_after_commit() -> None:

@@ -52,3 +52,21 @@ def archive_audit_records() -> int:
 
     archive = archive_expired()
     return archive.count if archive else 0
+
+
+@shared_task(
+    bind=True,
+    soft_time_limit=60,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=12,
+)
+def forward_audit_records(self, first_seq: int, last_seq: int) -> int:
+    """Send sealed records first_seq..last_seq to AUDIT_FORWARD_URL; retried
+    with backoff while the receiver is unreachable."""
+    from audit.forwarding import send
+    from audit.models import AuditRecord
+
+    entries = AuditRecord.objects.filter(seq__gte=first_seq, seq__lte=last_seq).order_by("seq")
+    return send(entries)
