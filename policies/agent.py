@@ -9,6 +9,8 @@ gateways never imports policies; PoliciesConfig.ready() registers this.
 
 from __future__ import annotations
 
+from django.db.models import Subquery
+
 from gateways.models import Gateway, Region
 from policies import evaluation
 from policies.models import PolicyRevision
@@ -67,12 +69,20 @@ def agent_rule(rule: dict, policy: dict, position: int, spec: evaluation.RuleSpe
 
 def policy_config(gateway: Gateway) -> list[dict]:
     """The published rules that apply to ``gateway``, in evaluation order
-    (two queries: the latest revision and the gateway's region id). The
+    (one query: the latest revision and the gateway's region id). The
     default when none matches is deny."""
-    revision = PolicyRevision.objects.only("snapshot").order_by("-number").first()
+    # One query: the latest revision, with the gateway's region id beside it.
+    revision = (
+        PolicyRevision.objects.only("snapshot")
+        .annotate(
+            region_uuid=Subquery(Region.objects.filter(pk=gateway.region_id).values("uuid")[:1])
+        )
+        .order_by("-number")
+        .first()
+    )
     if revision is None:
         return []
-    region_id = Region.objects.filter(pk=gateway.region_id).values_list("uuid", flat=True).first()
+    region_id = revision.region_uuid
     gateway_id = str(gateway.uuid)
     region = str(region_id) if region_id is not None else None
     entries = []

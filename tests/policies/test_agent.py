@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateways.agent.ingest import current_config_version
+from gateways.agent.ingest import build_config, current_config_version
+from policies.agent import policy_config
 from policies.models import PolicyRevision
 from policies.publishing import publish, rollback
 from policies.rollout import rollout_status
@@ -117,3 +118,14 @@ def test_rollback_serves_the_old_rules_under_a_new_version(author):
     assert body["version"] == third.config_version > second.config_version
     assert body["policies"][0]["ports"] == [{"from": 443, "to": 443}]
     assert PolicyRevision.current() == third
+
+
+def test_the_policies_section_is_one_query(author, django_assert_num_queries):
+    gateway = GatewayFactory()
+    for port in (22, 80, 443):
+        RuleFactory(policy=PolicyFactory(), ports=str(port))
+    publish(author, "first")
+    with django_assert_num_queries(1):
+        assert len(policy_config(gateway)) == 3
+    with django_assert_num_queries(2):  # tunnels and policies
+        build_config(gateway, 1)
