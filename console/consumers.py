@@ -1,21 +1,72 @@
 from __future__ import annotations
 
+import hashlib
+from collections import deque
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.mfa.policy import second_factor_pending
 from console import live
 
-# Close codes the page understands (console.js): 4401 means "sign in again".
+# Close codes the page understands (console.js): 4401 means "sign in again",
+# 4403 "what you may see changed": both reload the page.
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_ACCESS_CHANGED = 4403
+
+# A page names what it shows in the socket's URL: ``?watch=gateways.gateway``
+# (a list: every element of the regions the user sees) or
+# ``gateways.gateway:<uuid>`` (one object's page). More is ignored.
+MAX_WATCHED = 20
+# Message ids remembered to forward a fragment once when two of the tab's
+# groups both got it.
+RECENT_IDS = 64
+
+
+def watched(query_string: bytes) -> list[tuple[str, str | None]]:
+    values = parse_qs(query_string.decode("latin-1")).get("watch", [])
+    items = []
+    for value in values:
+        for token in value.split(","):
+            topic, _, uuid = token.strip().partition(":")
+            if topic:
+                items.append((topic, uuid or None))
+    return items[:MAX_WATCHED]
+
+
+def subscriptions(user, watch: list[tuple[str, str | None]]) -> tuple[list[str], dict]:
+    """The groups of what the page shows that ``user`` may see, and per topic
+    the regions they may see (None: all). Through ``accounts.scope`` and
+    ``Model.objects.restrict``, as the pages themselves."""
+    registry = live.topics()
+    groups, scopes, lists = [], {}, {}
+    details: dict[str, list[str]] = {}
+    for name, uuid in watch:
+        topic = registry.get(name)
+        if topic is None:
+            continue
+        if name not in scopes:
+            lists[name], scopes[name] = topic.list_groups(user)
+        if uuid is None:
+            groups += lists[name]
+        else:
+            details.setdefault(name, []).append(uuid)
+    for name, uuids in details.items():
+        try:
+            groups += registry[name].object_groups(user, uuids)
+        except Exception:  # a malformed uuid: nothing to watch
+            continue
+    return list(dict.fromkeys(groups)), scopes
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
     """One live channel per browser tab.
 
-    It is refused to anonymous and inactive users on connect. Each tab joins its
-    user's group, so notifications for that user reach all of their tabs; the
-    domain topics (gateway status, tunnels, events, alerts) join here as the
-    apps start publishing.
+    It is refused to anonymous and inactive users and to users who still owe
+    the second factor. Each tab joins its user's group (notifications, forced
+    sign-outs), the health group, and the groups of what its page shows within
+    the user's region scope (console/live.py).
     """
 
     groups: list[str] = []
@@ -29,25 +80,50 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if await second_factor_pending(self.scope):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.subscriptions = [live.user_group(user.pk)]
+        watch = watched(self.scope.get("query_string", b""))
+        topic_groups, self.scopes = await database_sync_to_async(subscriptions)(user, watch)
+        self.subscriptions = [live.user_group(user.pk), live.HEALTH_GROUP, *topic_groups]
+        self.recent: deque[str] = deque(maxlen=RECENT_IDS)
         for group in self.subscriptions:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        live._outbox().socket_opened()
+        self.counted = True
+        health = live.current_health()
+        if health:
+            await self.send(text_data=health)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted", False):
+            live._outbox().socket_closed()
+            self.counted = False
         for group in getattr(self, "subscriptions", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def live_fragment(self, event: dict) -> None:
-        """A rendered fragment (htmx out-of-band swap) published to a group."""
+        """A rendered fragment (htmx out-of-band swaps) published to a group."""
+        message_id = event.get("id")
+        if message_id is not None:
+            if message_id in self.recent:
+                return
+            self.recent.append(message_id)
+        regions = event.get("regions")
+        topic = event.get("topic")
+        if regions and topic in self.scopes:
+            allowed = self.scopes[topic]
+            # An object moved out of the user's regions while its page is open.
+            if allowed is not None and not allowed.intersection(regions):
+                return
         await self.send(text_data=event["html"])
+
+    async def access_changed(self, event: dict) -> None:
+        """The user's roles, scope or account changed (accounts/live.py)."""
+        await self.close(code=CLOSE_ACCESS_CHANGED)
 
     async def session_revoked(self, event: dict) -> None:
         """Sessions of this user were signed out (security/sessions.py): close
         this socket if its session is one of them ("sessions": digests of the
         keys; absent: every socket of the user)."""
-        import hashlib
-
         digests = event.get("sessions")
         if digests is not None:
             key = getattr(self.scope.get("session"), "session_key", None) or ""

@@ -1,6 +1,488 @@
-"""Names of the channel-layer groups that browser tabs subscribe to."""
+"""Live updates: group names, topics, and publishing after commit.
+
+How a change reaches a browser tab (docs/live.md):
+
+1. An app calls its publish helper (``gateways.live.publish_gateways``, …) in
+   the transaction that made the change. The helper calls :func:`publish`,
+   which queues ``(topic, pk)`` in this process **after commit** — a set
+   insert, no query and no network: the agent's heartbeat path stays as cheap
+   as it was.
+2. A daemon thread of the process (the *outbox*) takes queued elements out,
+   coalescing per element: the first change of an element goes out at once,
+   later changes within ``LIVE_COALESCE_MS`` are folded into one send at the
+   end of that window. It loads the objects in one query per topic, renders
+   the same partial templates the pages include, and ``group_send``\\ s them to
+   the groups of the regions the object belongs to (list pages) and to the
+   object's own group (its detail page).
+3. Each tab's consumer (console/consumers.py) joined only the groups of what
+   its page shows and of the regions its user may see (``accounts.scope`` /
+   ``Model.objects.restrict``); it forwards the HTML, which htmx swaps in
+   out of band.
+
+The channel layer delivers at most once and drops over capacity: a tab that
+reconnects re-fetches its fragments (static/console/console.js).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib
+import importlib.util
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections, connections, transaction
+from django.template.loader import render_to_string
+from django.utils.translation import gettext_lazy as _
+
+log = logging.getLogger(__name__)
+
+# --- Group names ---------------------------------------------------------------
+
+HEALTH_GROUP = "live.health"
 
 
 def user_group(user_id: int) -> str:
     """Every open tab of one user: notifications and forced sign-outs."""
     return f"console.user-{user_id}"
+
+
+def region_group(topic: str, region_pk: int | None) -> str:
+    """Tabs listing ``topic`` for users who see region ``region_pk``
+    (``None``: users not limited to regions)."""
+    return f"live.{topic}.all" if region_pk is None else f"live.{topic}.region-{region_pk}"
+
+
+def object_group(topic: str, pk: int) -> str:
+    """Tabs showing one object's detail page. By primary key (never shown):
+    the outbox asks Redis whether anyone watches an object before rendering
+    what only its page shows, and it knows pks without a query."""
+    return f"live.{topic}.object-{pk}"
+
+
+# --- Topics --------------------------------------------------------------------
+
+# Levels of a queued change: only what a detail page shows (metrics that move
+# with every heartbeat), or what lists show too (status, version, …).
+DETAIL = 1
+FULL = 2
+
+
+@dataclass
+class Push:
+    """One rendered fragment and where it goes."""
+
+    key: str
+    html: str
+    groups: list[str]
+    regions: frozenset[int] = field(default_factory=frozenset)
+    topic: str = ""
+
+
+class Topic:
+    """What one model publishes. An app's ``live.py`` subclasses it and calls
+    :func:`register`; the consumer subscribes a tab through it and the outbox
+    renders through it.
+
+    The topic's name is the model's label (``gateways.gateway``): pages name
+    what they show with it (``<body data-live-watch>``).
+    """
+
+    model = None
+    # The model permission a subscription needs, besides the region scope.
+    action = "view"
+
+    @property
+    def name(self) -> str:
+        return self.model._meta.label_lower
+
+    @property
+    def permission(self) -> str:
+        opts = self.model._meta
+        return f"{opts.app_label}.{self.action}_{opts.model_name}"
+
+    # Subscriptions (called by the consumer, in a worker thread).
+    def list_groups(self, user) -> tuple[list[str], frozenset[int] | None]:
+        """Groups of the list topic for ``user`` and the regions they may
+        see (``None``: all). Nothing without the permission."""
+        from accounts.scope import regions_for
+
+        if not user.has_perm(self.permission):
+            return [], frozenset()
+        if not getattr(self.model, "scope_lookups", ()):
+            return [region_group(self.name, None)], None
+        regions = regions_for(user, self.permission)
+        if regions is None:
+            return [region_group(self.name, None)], None
+        return [region_group(self.name, pk) for pk in sorted(regions)], regions
+
+    def object_groups(self, user, uuids: Iterable[str]) -> list[str]:
+        """Groups of the detail pages among ``uuids`` that ``user`` may see:
+        the same restricted queryset the page itself used."""
+        visible = self.model.objects.restrict(user, self.action).filter(uuid__in=list(uuids))
+        return [object_group(self.name, pk) for pk in visible.values_list("pk", flat=True)]
+
+    # Rendering (called by the outbox thread).
+    def load(self, pks: Iterable[int]) -> list:
+        """The objects to render, in one query."""
+        return list(self.model.objects.filter(pk__in=list(pks)))
+
+    def regions_of(self, obj) -> frozenset[int]:
+        raise NotImplementedError
+
+    def list_html(self, obj) -> str:
+        """What list pages show of ``obj`` (a table row, …); "" for nothing."""
+        return ""
+
+    def detail_html(self, obj, level: int) -> str:
+        """What the object's detail page shows live; "" for nothing. At
+        ``DETAIL`` level only what moves without a visible change to lists
+        (metrics) needs to be sent."""
+        return ""
+
+    def hint(self) -> str:
+        """Sent with list fragments: pages with counters over this topic
+        re-fetch them (counts depend on the user's scope, so they are not
+        rendered once for everyone)."""
+        return f'<meta data-live-hint="{self.name}">'
+
+    def render(self, pks: dict[int, int]) -> list[Push]:
+        """Fragments for ``pks`` (pk -> DETAIL or FULL)."""
+        pushes = []
+        for obj in self.load(pks):
+            regions = self.regions_of(obj)
+            key = f"{self.name}:{obj.uuid}"
+            if pks.get(obj.pk) == FULL:
+                html = self.list_html(obj)
+                if html:
+                    groups = [region_group(self.name, None)]
+                    groups += [region_group(self.name, pk) for pk in sorted(regions)]
+                    pushes.append(
+                        Push(key + ":list", html + self.hint(), groups, regions, self.name)
+                    )
+            html = self.detail_html(obj, pks.get(obj.pk, DETAIL))
+            if html:
+                groups = [object_group(self.name, obj.pk)]
+                pushes.append(Push(key + ":detail", html, groups, regions, self.name))
+        return pushes
+
+
+_topics: dict[str, Topic] = {}
+_discovered = False
+
+
+def register(topic: Topic) -> Topic:
+    _topics[topic.name] = topic
+    return topic
+
+
+def topics() -> dict[str, Topic]:
+    """Every registered topic; each app's ``live.py`` is imported once."""
+    global _discovered
+    if not _discovered:
+        for app in settings.LOCAL_APPS:
+            if importlib.util.find_spec(f"{app}.live") is not None:
+                importlib.import_module(f"{app}.live")
+        _discovered = True
+    return _topics
+
+
+def render_row(table_class, obj, opts=None) -> str:
+    """One row of a list table, through the partial the list page includes
+    for each of its rows (console/partials/object_row.html)."""
+    table = table_class([obj])
+    return render_to_string(
+        "console/partials/object_row.html",
+        {"row": table.rows[0], "table": table, "opts": opts or obj._meta},
+    )
+
+
+# --- Publishing ------------------------------------------------------------------
+
+
+def publish(topic: str, pks: Iterable[int], level: int = FULL) -> None:
+    """Queue elements of ``topic`` for the live pages, after the current
+    transaction commits (at once outside one). Costs a set insert."""
+    pks = list(pks)
+    if not pks:
+        return
+    transaction.on_commit(lambda: _outbox().add(topic, pks, level))
+
+
+def send_to_user(user_id: int, html: str) -> None:
+    """Send a fragment to every open tab of one user (after commit)."""
+    transaction.on_commit(
+        lambda: _outbox().add_push(Push(f"user:{user_id}", html, [user_group(user_id)]))
+    )
+
+
+def notify(user_id: int, message: str, level: str = "info") -> None:
+    """A toast on every open tab of the user: the same partial as the
+    page's own messages (console/partials/toast.html)."""
+    html = render_to_string("console/partials/toast.html", {"text": message, "level_tag": level})
+    send_to_user(user_id, f'<div hx-swap-oob="beforeend:#toasts">{html}</div>')
+
+
+# --- The outbox: coalescing and sending --------------------------------------------
+
+_message_ids = itertools.count(1)
+BATCH_SECONDS = 0.02
+
+
+def message(push: Push) -> dict:
+    """What goes through the channel layer. ``id`` lets a tab that is in two
+    groups that both get a fragment (a tunnel between two regions it sees)
+    forward it once; ``regions`` lets the consumer drop what left its scope."""
+    return {
+        "type": "live.fragment",
+        "html": push.html,
+        "id": f"{os.getpid()}-{next(_message_ids)}",
+        "regions": sorted(push.regions),
+        "topic": push.topic,
+    }
+
+
+class Outbox:
+    """Per process: elements waiting to be sent, and a daemon thread sending
+    them. Nothing in it outlives ``LIVE_COALESCE_MS`` (plus the render)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Condition()
+        self.pending: dict[tuple[str, int], int] = {}
+        self.pushes: list[Push] = []
+        # When each element was last sent (monotonic): the coalescing window.
+        self.sent_at: dict[tuple[str, int], float] = {}
+        self.open_sockets = 0
+        self.thread: threading.Thread | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.health_thread: threading.Thread | None = None
+        self.health_html: str | None = None
+
+    # Producers (any thread).
+    def add(self, topic: str, pks: list[int], level: int) -> None:
+        with self.lock:
+            for pk in pks:
+                key = (topic, pk)
+                if self.pending.get(key, 0) < level:
+                    self.pending[key] = level
+            self._start()
+            self.lock.notify()
+
+    def add_push(self, push: Push) -> None:
+        with self.lock:
+            self.pushes.append(push)
+            self._start()
+            self.lock.notify()
+
+    def socket_opened(self) -> None:
+        with self.lock:
+            self.open_sockets += 1
+            if self.health_thread is None or not self.health_thread.is_alive():
+                self.health_thread = threading.Thread(
+                    target=self._watch_health, name="live-health", daemon=True
+                )
+                self.health_thread.start()
+
+    def socket_closed(self) -> None:
+        with self.lock:
+            self.open_sockets = max(0, self.open_sockets - 1)
+
+    def _start(self) -> None:
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self._run, name="live-outbox", daemon=True)
+            self.thread.start()
+
+    # The thread.
+    def _take(self) -> tuple[dict[str, dict[int, int]], list[Push]]:
+        """Wait for work; return what is due: elements not sent within the
+        window go at once, the others when their window ends."""
+        window = getattr(settings, "LIVE_COALESCE_MS", 1000) / 1000
+        with self.lock:
+            while True:
+                now = time.monotonic()
+                due: dict[str, dict[int, int]] = {}
+                next_due = None
+                for key, level in list(self.pending.items()):
+                    ready_at = self.sent_at.get(key, float("-inf")) + window
+                    if ready_at <= now:
+                        due.setdefault(key[0], {})[key[1]] = level
+                        del self.pending[key]
+                        self.sent_at[key] = now
+                    elif next_due is None or ready_at < next_due:
+                        next_due = ready_at
+                pushes, self.pushes = self.pushes, []
+                if due or pushes:
+                    # Elements idle for a window are forgotten: memory stays
+                    # proportional to what changed in the last second.
+                    for key in [k for k, t in self.sent_at.items() if t + window < now]:
+                        del self.sent_at[key]
+                    return due, pushes
+                timeout = None if next_due is None else max(next_due - now, 0.001)
+                self.lock.wait(timeout=timeout)
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        while True:
+            # At most one round every BATCH_SECONDS: under a storm of
+            # heartbeats a round takes many elements (one query per topic, one
+            # Redis pipeline) instead of one each.
+            time.sleep(BATCH_SECONDS)
+            try:
+                due, pushes = self._take()
+                if due:
+                    pushes += self._render(due)
+                if pushes:
+                    self.loop.run_until_complete(self._send(pushes))
+            except Exception:  # the thread must survive a bad render or Redis going away
+                log.exception("live updates: sending failed")
+                time.sleep(0.5)
+
+    def _render(self, due: dict[str, dict[int, int]]) -> list[Push]:
+        close_old_connections()
+        try:
+            pushes = []
+            registry = topics()
+            for name, pks in due.items():
+                topic = registry.get(name)
+                if topic is None:
+                    log.warning("live updates: no topic %s", name)
+                    continue
+                # What only a detail page shows is rendered for watched objects.
+                quiet = [pk for pk, level in pks.items() if level == DETAIL]
+                if quiet:
+                    watched = self.loop.run_until_complete(self._watched(name, quiet))
+                    pks = {pk: level for pk, level in pks.items() if level == FULL or pk in watched}
+                if pks:
+                    pushes += topic.render(pks)
+            return pushes
+        finally:
+            # Back to the pool (production) or closed: a thread that idles
+            # between bursts must not hold a database connection meanwhile.
+            connections.close_all()
+
+    async def _watched(self, topic: str, pks: list[int]) -> set[int]:
+        """Which of these objects' pages are open somewhere: one pipelined
+        ZCARD per object on channels-redis's group sets."""
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        watched: set[int] = set()
+        try:
+            by_shard: dict[int, list[int]] = {}
+            for pk in pks:
+                by_shard.setdefault(layer.consistent_hash(object_group(topic, pk)), []).append(pk)
+            for shard, shard_pks in by_shard.items():
+                pipe = layer.connection(shard).pipeline(transaction=False)
+                for pk in shard_pks:
+                    pipe.zcard(layer._group_key(object_group(topic, pk)))
+                counts = await pipe.execute()
+                watched.update(pk for pk, n in zip(shard_pks, counts, strict=True) if n)
+        except AttributeError:  # not channels-redis (or a version without these): assume watched
+            return set(pks)
+        return watched
+
+    async def _send(self, pushes: list[Push]) -> None:
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        for push in pushes:
+            body = message(push)
+            for group in push.groups:
+                await layer.group_send(group, body)
+
+    def _watch_health(self) -> None:
+        """The readiness checks (console/health.py) every
+        ``LIVE_HEALTH_SECONDS`` while this process holds open tabs, pushed
+        when their outcome changes. A thread of its own: the Celery ping
+        may wait a second, which must not delay fragments."""
+        while self.open_sockets and health_interval():
+            try:
+                html = render_health(_run_checks())
+                if html != self.health_html:
+                    self.health_html = html
+                    self.add_push(Push("health", html, [HEALTH_GROUP]))
+            except Exception:
+                log.warning("live updates: health check failed", exc_info=True)
+            time.sleep(health_interval())
+
+    def flush_at_exit(self) -> None:
+        """Send what is queued before the process ends (management commands)."""
+        if os.getpid() != self.pid or not (self.pending or self.pushes):
+            return
+        with self.lock:
+            due: dict[str, dict[int, int]] = {}
+            for (topic, pk), level in self.pending.items():
+                due.setdefault(topic, {})[pk] = level
+            self.pending.clear()
+            pushes, self.pushes = self.pushes, []
+        try:
+            pushes += self._render(due)
+            asyncio.run(self._send(pushes))
+        except Exception:
+            log.warning("live updates: could not send at exit", exc_info=True)
+
+
+def health_interval() -> int:
+    return getattr(settings, "LIVE_HEALTH_SECONDS", 0 if settings.TESTING else 15)
+
+
+_the_outbox: Outbox | None = None
+_outbox_lock = threading.Lock()
+
+
+def _outbox() -> Outbox:
+    """This process's outbox (a forked child, such as a Celery worker, gets
+    its own: a thread does not survive ``fork``)."""
+    global _the_outbox
+    with _outbox_lock:
+        if _the_outbox is None or _the_outbox.pid != os.getpid():
+            _the_outbox = Outbox()
+        return _the_outbox
+
+
+# What the top bar names when a check fails.
+CHECK_LABELS = {
+    "database": _("database"),
+    "redis": _("Redis"),
+    "channel_layer": _("live updates"),
+    "celery": _("background workers"),
+}
+
+
+def _run_checks() -> dict:
+    from console.health import run_checks
+
+    close_old_connections()
+    try:
+        # Not the channel-layer round trip: a process may receive on the layer
+        # from one event loop only (its consumers'), and a tab's open socket
+        # already proves the layer works for it (else it shows reconnecting).
+        return run_checks(skip=("channel_layer",))
+    finally:
+        connections.close_all()
+
+
+def render_health(results: dict) -> str:
+    failed = [str(CHECK_LABELS.get(name, name)) for name, r in results.items() if not r["ok"]]
+    return render_to_string("console/partials/health.html", {"failed": failed})
+
+
+def current_health() -> str | None:
+    """The last health fragment this process pushed, for a tab that connects."""
+    return _outbox().health_html
+
+
+atexit.register(lambda: _the_outbox and _the_outbox.flush_at_exit())
+
+# Role, scope and deactivation changes close the user's sockets
+# (accounts/live.py). Imported here because every process loads this module at
+# start-up (security.sessions imports it from SecurityConfig.ready()).
+from accounts import live as _accounts_live  # noqa: E402, F401

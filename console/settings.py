@@ -218,6 +218,13 @@ CHANNEL_LAYERS = {
             # can swallow a cancellation and leave a closed socket's consumer running.
             "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
             "prefix": f"{_KEY_NAMESPACE}:asgi",
+            # Live console (docs/live.md): a tab's channel holds at most 200
+            # fragments (a tab that cannot keep up loses the oldest and re-fetches
+            # when it reconnects); an unread one expires after 30 s; a group
+            # membership a crashed process never removed after a day.
+            "capacity": 200,
+            "expiry": 30,
+            "group_expiry": 86400,
         },
     }
 }
@@ -257,6 +264,15 @@ CELERY_BEAT_SCHEDULE = _collect_schedules()
 # Seconds between gateway heartbeats; a gateway silent for three is offline.
 GATEWAY_HEARTBEAT_INTERVAL = env_int("GATEWAY_HEARTBEAT_INTERVAL", 10, minimum=1)
 GATEWAY_OFFLINE_AFTER_MISSED = 3
+
+# --- Live console (console/live.py, docs/live.md) -----------------------------
+
+# Changes of one element (a gateway row, a tunnel card) within this window reach
+# open tabs as one update: the first at once, the rest folded into one at its end.
+LIVE_COALESCE_MS = env_int("LIVE_COALESCE_MS", 1000, minimum=0)
+# How often a web process holding open tabs runs the readiness checks for them
+# (0: never; the tests' default, so sockets get only what a test sends).
+LIVE_HEALTH_SECONDS = env_int("LIVE_HEALTH_SECONDS", 0 if TESTING else 15, minimum=0)
 
 # --- Authentication -----------------------------------------------------------
 
@@ -555,7 +571,6 @@ API_RATE_LIMITS = {
     "key": env_rate("API_THROTTLE_KEY", "1200/min"),
     "token": env_rate("API_THROTTLE_TOKEN", "10/min"),
 }
-
 
 DJANGO_TABLES2_TEMPLATE = "console/table.html"
 TAGGIT_CASE_INSENSITIVE = True

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Avg, Count, Max, Min, Q
 from django.utils import timezone
 
+from gateways import live
 from gateways.agent import hooks
 from gateways.choices import REPORTING_STATUSES, GatewayStatus
 from gateways.models import Gateway, GatewayStatusChange, MetricRollup, MetricSample
@@ -55,6 +56,8 @@ def mark_offline_gateways() -> int:
         # Other apps drop what these gateways can no longer vouch for (tunnels).
         for hook in hooks.offline_hooks:
             hook(list(candidates), now)
+        # Their rows on live pages, after commit (gateways/live.py).
+        live.publish_gateways(candidates)
     logger.info("marked gateways offline", extra={"count": marked})
     return marked
 

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from gateways.agent.ingest import bump_config_version
 from gateways.models import Gateway
+from tunnels import live
 from tunnels.choices import TunnelState
 from tunnels.models import Tunnel
 
@@ -72,10 +73,12 @@ def record_tunnel_reports(gateway: Gateway, heartbeat, now) -> None:
     if not reports:
         return
     tunnels = list(Tunnel.objects.filter(gateway_a=gateway, enabled=True, uuid__in=reports))
+    changed = []
     for tunnel in tunnels:
         report = reports[tunnel.uuid]
         if tunnel.state != report.state:
             tunnel.state_changed = now
+            changed.append(tunnel.pk)
         tunnel.state = report.state
         tunnel.latency_ms = report.latency_ms
         tunnel.rx_bytes = report.rx_bytes
@@ -85,6 +88,10 @@ def record_tunnel_reports(gateway: Gateway, heartbeat, now) -> None:
         if report.state in _WORKING:
             tunnel.last_handshake = now
     Tunnel.objects.bulk_update(tunnels, LIVE_STATE_FIELDS, batch_size=500)
+    # Live pages, after commit (tunnels/live.py): rows of changed states, the
+    # pages of the others.
+    same = set(changed)
+    live.publish_tunnels(changed, [t.pk for t in tunnels if t.pk not in same])
 
 
 def forget_state_of_offline_gateways(gateway_pks: list[int], now) -> int:
@@ -94,6 +101,7 @@ def forget_state_of_offline_gateways(gateway_pks: list[int], now) -> int:
     is dropped for the same reason, while byte counters and the last handshake
     stay, as the last facts known. End A's next heartbeat sets the state again.
     (mark_offline_gateways, inside its transaction; one UPDATE.)"""
+    live.publish_tunnels_of_gateways(gateway_pks)  # after commit (tunnels/live.py)
     return (
         Tunnel.objects.filter(gateway_a__in=gateway_pks)
         .exclude(state=TunnelState.UNKNOWN)

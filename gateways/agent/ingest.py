@@ -6,6 +6,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from gateways import live
 from gateways.agent import hooks
 from gateways.choices import GatewayStatus
 from gateways.models import FleetConfig, Gateway, GatewayStatusChange, MetricSample
@@ -28,11 +29,15 @@ def record_heartbeat(gateway: Gateway, heartbeat, now) -> int:
         new_status = GatewayStatus.MAINTENANCE
     write = _write_heartbeat_postgresql if connection.vendor == "postgresql" else _write_heartbeat
     if not heartbeat.tunnels:
-        return write(gateway, heartbeat, new_status, now)
+        version = write(gateway, heartbeat, new_status, now)
+        # Live pages, after commit: queues the gateway, nothing more (gateways/live.py).
+        live.publish_heartbeat(gateway, new_status, heartbeat.version)
+        return version
     with transaction.atomic():
         version = write(gateway, heartbeat, new_status, now)
         for hook in hooks.heartbeat_hooks:
             hook(gateway, heartbeat, now)
+        live.publish_heartbeat(gateway, new_status, heartbeat.version)
     return version
 
 
@@ -125,7 +130,10 @@ def store_events(gateway: Gateway, events) -> tuple[int, int]:
     sink = hooks.event_sink.get("default")
     if sink is None:  # pragma: no cover - the security app registers it
         raise RuntimeError("No security event storage is installed.")
-    return sink(gateway, events)
+    accepted, duplicates = sink(gateway, events)
+    if accepted:
+        live.publish_events_stored(gateway)  # after commit, to live pages
+    return accepted, duplicates
 
 
 def current_config_version() -> int:

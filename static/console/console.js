@@ -85,36 +85,176 @@
 
   // Toasts leave by themselves, errors stay until dismissed.
   function scheduleToasts(root) {
-    root.querySelectorAll(".toast:not(.toast-error)").forEach(function (toast) {
+    root.querySelectorAll(".toast:not(.toast-error):not([data-scheduled])").forEach(function (toast) {
+      toast.dataset.scheduled = "1";
       setTimeout(function () { dismiss(toast); }, 6000);
     });
   }
   document.addEventListener("DOMContentLoaded", function () { scheduleToasts(document); });
 
-  // Connection indicator for the live channel (htmx websocket extension).
-  var labels = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
+  // ---- Live updates (docs/live.md) -------------------------------------------
+  // The body's socket (htmx ws extension) receives server-rendered fragments and
+  // swaps them in out of band. This keeps the indicator in the top bar, reconnects
+  // with backoff and jitter, re-fetches the page's live elements after a gap, and
+  // falls back to polling them when websockets cannot connect at all.
+  var POLL_VISIBLE_MS = 15000;
+  var POLL_HIDDEN_MS = 60000;
+  var FALLBACK_AFTER = 3;  // failed attempts in a row before polling
+  var HINT_DELAY_MS = 1000;
+  var labels = {
+    connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…",
+    offline: "Offline", paused: "Live updates paused"
+  };
+  var titles = {
+    paused: "Live updates are paused: the page refreshes itself every few seconds until they are back."
+  };
   function setLive(state) {
     var el = document.getElementById("live-status");
     if (!el) return;
     el.dataset.state = state;
     el.querySelector(".live-label").textContent = labels[state];
-    el.title = "Live updates: " + labels[state];
+    el.title = titles[state] || "Live updates: " + labels[state];
   }
+
+  // Exponential backoff, full jitter, capped at 30 s (never a thundering herd
+  // of tabs reconnecting in the same second after a restart).
+  function reconnectDelay(retry) {
+    return 250 + Math.random() * Math.min(30000, 1000 * Math.pow(2, retry));
+  }
+  if (window.htmx) htmx.config.wsReconnectDelay = reconnectDelay;
+
+  // Re-fetch the page as it is now and replace each live element
+  // ([data-live-refresh] with an id) by its fresh copy: the same templates, so
+  // nothing missed while disconnected stays stale.
+  var fetching = null;
+  function refetch(selector) {
+    var targets = document.querySelectorAll(selector || "[data-live-refresh]");
+    if (!targets.length) return Promise.resolve();
+    if (fetching && !selector) return fetching;
+    var request = fetch(window.location.href, {
+      credentials: "same-origin",
+      headers: { "X-Live-Refresh": "1" }
+    }).then(function (response) {
+      if (response.redirected && new URL(response.url).pathname !== window.location.pathname) {
+        window.location.reload();  // signed out meanwhile: the sign-in page
+        return;
+      }
+      if (!response.ok) return;
+      return response.text().then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        targets.forEach(function (el) {
+          var copy = el.id && fresh.getElementById(el.id);
+          if (!copy || !el.isConnected) return;
+          el.replaceWith(copy);
+          if (window.htmx) htmx.process(copy);
+        });
+        var status = document.getElementById("live-status");
+        if (status) status.dataset.refreshed = String(Date.now());
+        document.dispatchEvent(new CustomEvent("live:refreshed"));
+      });
+    }).catch(function () { /* the next attempt will tell */ }).then(function () {
+      if (!selector) fetching = null;
+    });
+    if (!selector) fetching = request;
+    return request;
+  }
+
+  // Hints: a gateway changed, so counters over gateways (which depend on the
+  // user's scope) re-fetch themselves, once for a burst.
+  var hintTimers = {};
+  function hint(topic) {
+    if (hintTimers[topic]) return;
+    hintTimers[topic] = setTimeout(function () {
+      delete hintTimers[topic];
+      refetch('[data-live-refresh-on~="' + topic.replace(/"/g, "") + '"]');
+    }, HINT_DELAY_MS);
+  }
+
+  // Fragments the page does not show are dropped before htmx sees them.
+  if (window.htmx) {
+    htmx.defineExtension("live", {
+      transformResponse: function (text, xhr) {
+        if (xhr) return text;  // an ordinary htmx request, not the socket
+        var template = document.createElement("template");
+        template.innerHTML = text;
+        Array.prototype.slice.call(template.content.children).forEach(function (child) {
+          var topic = child.getAttribute("data-live-hint");
+          if (topic) { hint(topic); child.remove(); return; }
+          var oob = child.getAttribute("hx-swap-oob") || "";
+          var colon = oob.indexOf(":");
+          var shown = colon >= 0
+            ? document.querySelector(oob.slice(colon + 1))
+            : child.id && document.getElementById(child.id);
+          if (!shown) child.remove();
+        });
+        return template.innerHTML;
+      }
+    });
+  }
+
+  var pollTimer = null;
+  function poll() {
+    pollTimer = setTimeout(function () {
+      refetch().then(function () { if (pollTimer) poll(); });
+    }, document.hidden ? POLL_HIDDEN_MS : POLL_VISIBLE_MS);
+  }
+  function startPolling() { if (!pollTimer) poll(); }
+  function stopPolling() { clearTimeout(pollTimer); pollTimer = null; }
+
   var everOpened = false;
-  document.addEventListener("htmx:wsConnecting", function () { setLive(everOpened ? "reconnecting" : "connecting"); });
+  var failures = 0;  // closes in a row without an open socket in between
+  var RELOAD_KEY = "rc-live-reload";
+  document.addEventListener("htmx:wsConnecting", function () {
+    if (!everOpened) setLive("connecting");
+    else if (failures < FALLBACK_AFTER) setLive("reconnecting");
+  });
   document.addEventListener("htmx:wsOpen", function () {
-    if (everOpened) {
-      // Refresh what may have changed while disconnected.
-      document.querySelectorAll("[data-live-refresh]").forEach(function (el) { htmx.trigger(el, "live:refresh"); });
-    }
+    if (everOpened || pollTimer) refetch();  // what changed while disconnected
     everOpened = true;
+    failures = 0;
+    stopPolling();
     setLive("live");
   });
   document.addEventListener("htmx:wsClose", function (event) {
-    var code = event.detail && event.detail.event ? event.detail.event.code : 0;
-    if (code === 4401) { window.location.reload(); return; }  // signed out: go to login
-    setLive(navigator.onLine ? "reconnecting" : "offline");
+    var detail = event.detail || {};
+    var code = detail.event ? detail.event.code : 0;
+    if (code === 4401 || code === 4403) {
+      // Signed out, or what the user may see changed: the page again (or the
+      // sign-in page). Not twice within seconds, should the server keep refusing.
+      var last = 0;
+      try { last = Number(sessionStorage.getItem(RELOAD_KEY) || 0); } catch (e) { /* private mode */ }
+      if (Date.now() - last > 10000) {
+        try { sessionStorage.setItem(RELOAD_KEY, String(Date.now())); } catch (e) { /* private mode */ }
+        window.location.reload();
+        return;
+      }
+    }
+    failures += 1;
+    if (!navigator.onLine) setLive("offline");
+    else if (failures >= FALLBACK_AFTER) { setLive("paused"); startPolling(); }
+    else setLive("reconnecting");
+    // The extension retries by itself after an abnormal close (1006, 1011-1013);
+    // after any other (the server closing cleanly, a refused session) we do.
+    var wrapper = detail.socketWrapper;
+    if (wrapper && [1006, 1011, 1012, 1013].indexOf(code) < 0 && code !== 4401 && code !== 4403) {
+      setTimeout(function () { wrapper.reconnect(); }, reconnectDelay(failures));
+    }
   });
-  document.addEventListener("htmx:wsError", function () { setLive(navigator.onLine ? "reconnecting" : "offline"); });
   window.addEventListener("offline", function () { setLive("offline"); });
+  window.addEventListener("online", function () { if (!everOpened || failures) setLive("reconnecting"); });
+
+  // Back to a tab that was hidden: its fragments may be old (the browser may
+  // have throttled or suspended the socket), so fetch them again.
+  var hiddenAt = 0;
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) { hiddenAt = Date.now(); return; }
+    if (hiddenAt && Date.now() - hiddenAt > 5000) refetch();
+    if (pollTimer) { stopPolling(); poll(); }
+  });
+
+  // Toasts pushed by the server (console.live.notify) leave like the others.
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    var toasts = document.getElementById("toasts");
+    if (toasts) scheduleToasts(toasts);
+  });
 })();

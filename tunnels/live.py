@@ -1,0 +1,80 @@
+"""What the tunnels app publishes to live pages (console/live.py).
+
+- A tunnel's **row** in the tunnel list when its state changed (a heartbeat
+  of end A, or its gateway going offline).
+- On its **detail page**: the state badge and the live-state card (latency and
+  byte counters move with every heartbeat: coalesced, and only while someone
+  has the page open).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.template.loader import render_to_string
+
+from console import live
+from tunnels.models import Tunnel
+
+TOPIC = Tunnel._meta.label_lower
+# Tunnels named by their end A's gateway: the offline task knows gateways, and
+# the outbox finds their tunnels when it renders (no query in the task).
+BY_GATEWAY_A = f"{TOPIC}.by-gateway-a"
+
+
+def publish_tunnels(changed: Iterable[int], reported: Iterable[int] = ()) -> None:
+    """After commit: ``changed`` tunnels' rows and pages, and the pages of
+    ``reported`` ones (same state, new latency and counters)."""
+    live.publish(TOPIC, changed, live.FULL)
+    live.publish(TOPIC, reported, live.DETAIL)
+
+
+def publish_tunnels_of_gateways(gateway_pks: Iterable[int]) -> None:
+    """The tunnels these gateways speak for (end A) changed state."""
+    live.publish(BY_GATEWAY_A, gateway_pks, live.FULL)
+
+
+class TunnelTopic(live.Topic):
+    model = Tunnel
+
+    def load(self, pks):
+        return list(
+            Tunnel.objects.filter(pk__in=list(pks))
+            .select_related("gateway_a__region", "gateway_b__region")
+            .prefetch_related("tags")
+        )
+
+    def regions_of(self, obj) -> frozenset[int]:
+        ends = [obj.gateway_a, obj.gateway_b]
+        return frozenset(end.region_id for end in ends if end is not None)
+
+    def list_html(self, obj) -> str:
+        from tunnels.tables import TunnelTable
+
+        return live.render_row(TunnelTable, obj)
+
+    def detail_html(self, obj, level: int) -> str:
+        context = {"tunnel": obj}
+        parts = ["tunnels/partials/tunnel_state.html"]
+        if level == live.FULL:
+            parts.insert(0, "tunnels/partials/tunnel_badge.html")
+        return "".join(render_to_string(name, context) for name in parts)
+
+
+class TunnelsOfGatewaysTopic(TunnelTopic):
+    """Queued by gateway pk; rendered as the tunnels whose end A they are."""
+
+    @property
+    def name(self) -> str:
+        return BY_GATEWAY_A
+
+    def list_groups(self, user):  # not a page's topic
+        return [], frozenset()
+
+    def render(self, pks):
+        tunnels = Tunnel.objects.filter(gateway_a__in=list(pks)).values_list("pk", flat=True)
+        return _tunnels.render({pk: live.FULL for pk in tunnels})
+
+
+_tunnels = live.register(TunnelTopic())
+live.register(TunnelsOfGatewaysTopic())
