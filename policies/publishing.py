@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
+import audit
 from gateways.agent.ingest import bump_config_version, current_config_version
 from policies.models import PolicyRevision
 from policies.signals import revision_published
@@ -74,7 +75,7 @@ def rollback(user, revision: PolicyRevision, message: str = "", request=None) ->
     """Publish ``revision``'s set again as a new revision, and make it the
     draft (unpublished draft changes are discarded)."""
     with transaction.atomic():
-        import_snapshot(revision.snapshot)
+        import_snapshot(revision.snapshot, recorded=False)
         return record_revision(
             revision.snapshot,
             user,
@@ -107,6 +108,21 @@ def record_revision(
             config_version=version,
             rolled_back_from=rolled_back_from,
             warnings_confirmed=warnings_confirmed,
+        )
+        # The audit log's own record of the step (docs/audit.md): the
+        # revision's row is audited as a save too, this names what happened.
+        audit.record(
+            "policy.rollback" if rolled_back_from is not None else "policy.publish",
+            revision,
+            actor=user,
+            changes={"config_version": [version - 1, version]},
+            detail={
+                "number": number,
+                "message": message,
+                "warnings_confirmed": warnings_confirmed,
+                "rollback_of": rolled_back_from.number if rolled_back_from else None,
+            },
+            request=request,
         )
         transaction.on_commit(
             lambda: revision_published.send(

@@ -33,6 +33,7 @@ from datetime import UTC, datetime, time
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+import audit
 from policies import evaluation
 from policies.models import Policy, PolicyCategory, Rule
 
@@ -322,7 +323,7 @@ def rule_value_errors(rule: dict) -> list[tuple[str, str]]:
 
 
 @transaction.atomic
-def import_snapshot(data: dict) -> None:
+def import_snapshot(data: dict, recorded: bool = True) -> None:
     """Replace the draft with ``data`` (check_snapshot first; raises
     SnapshotError when it does not pass). Ids are kept, so URLs and
     revision diffs still line up."""
@@ -353,6 +354,15 @@ def import_snapshot(data: dict) -> None:
         for position, rule in enumerate(entry["rules"], start=1):
             rules.append(rule_from_dict(rule, policy, position))
     Rule.objects.bulk_create(rules)
+    # bulk_create sends no save signals: one audit record for the whole set
+    # (a rollback records itself instead).
+    if recorded:
+        audit.record(
+            "policy.import",
+            object_type="policy set",
+            object_name=_("Draft policy set"),
+            detail={"policies": len(data["policies"]), "rules": len(rules)},
+        )
 
 
 def rule_from_dict(rule: dict, policy: Policy, position: int) -> Rule:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
+import audit
 from console.views import generic
 from policies import rollout as rollout_status
 from policies.diff import describe, diff_snapshots
@@ -304,6 +305,13 @@ class RuleMoveView(RuleMixin):
                     rule.position = number
                 Rule.objects.bulk_update(rules, ["position"])
                 Policy.objects.filter(pk=self.policy.pk).update(updated=timezone.now())
+                # bulk_update sends no save signals (docs/audit.md).
+                audit.record(
+                    "policy.rule_move",
+                    self.policy,
+                    changes={"rule": [index + 1, other + 1]},
+                    detail={"rule_id": str(self.rule.uuid)},
+                )
             send_draft_changed(
                 request,
                 "move",
