@@ -130,10 +130,10 @@ def on_allowlist_refused(sender, request, address=None, part=None, **kwargs) -> 
 def on_tokens_revoked(sender, user, count=0, **kwargs) -> None:
     # A sign-out revokes tokens too, and is recorded as such: only a
     # revocation that did something, or one asked for through the API.
-    if not count and audit_context.current().source != Source.API:
-        ctx = audit_context.current()
-        if ctx.request is None or audit_context.source_of(ctx.request) != Source.API:
-            return
+    ctx = audit_context.current()
+    via_api = ctx.request is not None and audit_context.source_of(ctx.request) == Source.API
+    if not count and not via_api:
+        return
     record("token.revoke_all", user, detail={"refresh_tokens": count})
 
 

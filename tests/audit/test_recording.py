@@ -376,3 +376,24 @@ def test_public_record_api(records, admin_user):
     assert entry.actor_name == admin_user.username
     assert entry.detail == {"message": "x", "secret": MASK}
     assert entry.source == Source.SYSTEM
+
+
+def test_jwt_issue_and_revocation(records, settings):
+    from rest_framework.test import APIClient
+
+    from tests.accounts.api_auth_helpers import REVOKE_URL, ROOMY, TOKEN_URL
+
+    settings.API_RATE_LIMITS = ROOMY
+    user = user_with_role("jwt-user", "Viewer")
+    start = len(records())
+    response = APIClient().post(
+        TOKEN_URL, {"username": "jwt-user", "password": "test-password-123"}
+    )
+    assert response.status_code == 200
+    issued = [r for r in records()[start:] if r.action == "token.issue"]
+    assert len(issued) == 1
+    assert issued[0].actor_user_id == user.pk  # the token's user, though nobody signed in
+    assert response.json()["refresh"] not in str(issued[0].changes)
+    revoked = APIClient().post(REVOKE_URL, {"refresh": response.json()["refresh"], "all": True})
+    assert revoked.status_code == 204, revoked.content
+    assert [r.action for r in records()[start:]].count("token.revoke_all") == 1
