@@ -14,6 +14,8 @@ from console import live
 # 4403 "what you may see changed": both reload the page.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ACCESS_CHANGED = 4403
+# "Service restart": the page reconnects (with backoff) and re-fetches.
+CLOSE_RECONNECT = 1012
 
 # A page names what it shows in the socket's URL: ``?watch=gateways.gateway``
 # (a list: every element of the regions the user sees) or
@@ -115,6 +117,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
             if allowed is not None and not allowed.intersection(regions):
                 return
         await self.send(text_data=event["html"])
+
+    async def live_reconnect(self, event: dict) -> None:
+        """Ask the tab to reconnect (a web process draining before a restart):
+        it comes back, on another process if need be, and re-fetches."""
+        await self.close(code=CLOSE_RECONNECT)
 
     async def access_changed(self, event: dict) -> None:
         """The user's roles, scope or account changed (accounts/live.py)."""
