@@ -8,6 +8,8 @@ from django.db import transaction
 
 from gateways.enrolment import issue_token, revoke_tokens
 from gateways.models import Gateway, Region
+from policies.models import Policy, PolicyCategory, Rule
+from policies.publishing import PublishRefused, publish
 from tunnels.models import Tunnel
 
 REGIONS = [
@@ -46,6 +48,58 @@ TUNNELS = [
 ]
 
 
+# (name, category, priority, description, rules); a rule is (action, source
+# region slugs, source CIDRs, destination CIDRs, protocol, ports, comment).
+POLICIES = [
+    (
+        "Management access",
+        "Infrastructure",
+        10,
+        "Operators reach the gateways' management ports from the NOC networks only.",
+        [
+            (
+                "allow",
+                [],
+                ["10.0.0.0/24"],
+                ["198.51.100.0/24", "203.0.113.0/24"],
+                "tcp",
+                "22, 443",
+                "NOC to gateway management",
+            ),
+            (
+                "deny",
+                [],
+                [],
+                ["198.51.100.0/24", "203.0.113.0/24"],
+                "tcp",
+                "22",
+                "Nobody else gets SSH",
+            ),
+        ],
+    ),
+    (
+        "EU payments",
+        "PCI",
+        20,
+        "Card traffic from the European sites to the payment processors.",
+        [
+            ("allow", ["eu-fra", "eu-ams"], [], ["192.0.2.128/25"], "tcp", "443", "Payment API"),
+            ("deny", [], [], ["192.0.2.128/25"], "any", "", "No other site reaches them"),
+        ],
+    ),
+    (
+        "Office web",
+        "Offices",
+        100,
+        "Branch offices browse the web and resolve names.",
+        [
+            ("allow", [], ["10.20.0.0/16", "10.30.0.0/23"], ["0.0.0.0/0"], "tcp", "80, 443", "Web"),
+            ("allow", [], ["10.20.0.0/16", "10.30.0.0/23"], ["0.0.0.0/0"], "udp", "53", "DNS"),
+        ],
+    ),
+]
+
+
 class Command(BaseCommand):
     help = "Load demo regions, gateways and tunnels; existing ones (by name) are left as they are."
 
@@ -78,8 +132,10 @@ class Command(BaseCommand):
                 gateway.tags.set(tags)
                 created += 1
         tunnels = self.load_tunnels()
+        policies = self.load_policies(regions)
         self.stdout.write(
-            f"Demo data: {len(REGIONS)} regions, {created} gateways and {tunnels} tunnels added."
+            f"Demo data: {len(REGIONS)} regions, {created} gateways, {tunnels} tunnels and "
+            f"{policies} policies added."
         )
         if tokens_file:
             self.write_tokens(Path(tokens_file))
@@ -106,6 +162,41 @@ class Command(BaseCommand):
             tunnel.save()
             created += 1
         return created
+
+    def load_policies(self, regions) -> int:
+        """The demo policies, published once as the first revision; a console
+        that already has policies is left alone."""
+        if Policy.objects.exists():
+            return 0
+        for name, category, priority, description, rules in POLICIES:
+            policy = Policy.objects.create(
+                name=name,
+                description=description,
+                category=PolicyCategory.objects.get_or_create(name=category)[0],
+                priority=priority,
+            )
+            for position, (action, src_regions, src, dst, protocol, ports, comment) in enumerate(
+                rules, start=1
+            ):
+                Rule.objects.create(
+                    policy=policy,
+                    position=position,
+                    action=action,
+                    src_regions=[
+                        {"id": str(regions[slug].uuid), "name": regions[slug].name}
+                        for slug in src_regions
+                    ],
+                    src_cidrs=src,
+                    dst_cidrs=dst,
+                    protocol=protocol,
+                    ports=ports,
+                    comment=comment,
+                )
+        try:
+            publish(None, "Demo policies", confirm_warnings=True)
+        except PublishRefused as refused:
+            self.stderr.write(f"Demo policies left as a draft: {refused}")
+        return len(POLICIES)
 
     def write_tokens(self, path: Path) -> None:
         """One fresh token per demo gateway; older unused ones are revoked."""
