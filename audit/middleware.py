@@ -13,11 +13,30 @@ from audit import context as audit_context
 from audit.choices import Outcome
 
 
+def first_in_window(key: str, seconds: int = 60) -> bool:
+    """Whether ``key`` was not seen in the last ``seconds`` (one Redis call).
+    Refusals of callers nobody knows are recorded once per address and
+    minute: otherwise anyone could fill the audit table with requests."""
+    from django.core.cache import cache
+
+    try:
+        return cache.add(f"audit:seen:{key}", 1, seconds)
+    except Exception:  # the cache is down: record rather than lose it
+        return True
+
+
 def record_denial(request, response) -> None:
     if response.status_code != 403 or getattr(request, "_audit_denial_recorded", False):
         return
     request._audit_denial_recorded = True
     from audit.recorder import record
+
+    user = getattr(request, "user", None)
+    if (user is None or not user.is_authenticated) and getattr(request, "auth", None) is None:
+        from security.net import client_ip
+
+        if not first_in_window(f"denied:{client_ip(request)}:{request.path[:200]}"):
+            return
 
     record(
         "permission.denied",

@@ -118,7 +118,11 @@ def on_session_ended(sender, user_id=None, session=None, reason=None, **kwargs) 
 
 
 def on_allowlist_refused(sender, request, address=None, part=None, **kwargs) -> None:
+    from audit.middleware import first_in_window
+
     request._audit_denial_recorded = True
+    if not first_in_window(f"allowlist:{address}"):
+        return  # recorded for this address in the last minute
     record(
         "access.allowlist_refused",
         request=request,

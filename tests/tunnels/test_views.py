@@ -609,9 +609,10 @@ class TestList:
 PAGE_QUERY_BOUNDS = {
     "list": 11,
     "filtered list": 12,
-    "tunnel detail": 7,
-    "remote tunnel detail": 7,
-    "gateway detail": 15,  # the gateway page also shows agent, history, metrics
+    # +1 each: the audit log's History section on object pages (one query).
+    "tunnel detail": 8,
+    "remote tunnel detail": 8,
+    "gateway detail": 16,  # the gateway page also shows agent, history, metrics
 }
 
 
