@@ -401,3 +401,38 @@ def test_jwt_issue_and_revocation(records, settings):
     revoked = APIClient().post(REVOKE_URL, {"refresh": response.json()["refresh"], "all": True})
     assert revoked.status_code == 204, revoked.content
     assert [r.action for r in records()[start:]].count("token.revoke_all") == 1
+
+
+def test_agent_enrolment_is_done_by_the_gateway_and_heartbeats_record_nothing(records, settings):
+    import json
+
+    from gateways.enrolment import issue_token
+    from tests.gateways.test_agent_api import heartbeat_body
+
+    settings.AGENT_THROTTLE_PER_MINUTE = 10**9
+    gateway = GatewayFactory(name="gw-enrol")
+    token = issue_token(gateway)
+    start = len(records())
+    response = Client().post(
+        "/api/agent/v1/enroll",
+        data=json.dumps({"token": token, "hostname": "edge-1", "version": "2.0.0"}),
+        content_type="application/json",
+        HTTP_USER_AGENT="rustronaut-agent/2.0.0",
+    )
+    assert response.status_code == 201, response.content
+    (enrolled,) = records()[start:]
+    assert enrolled.action == "gateway.enrol"
+    assert (enrolled.actor_type, enrolled.actor_name) == (ActorType.GATEWAY, "gateway gw-enrol")
+    assert enrolled.source == Source.AGENT
+    assert enrolled.user_agent == "rustronaut-agent/2.0.0"
+    assert enrolled.changes["hostname"][1] == "edge-1"
+    credential = response.json()["credential"]
+    for _ in range(3):
+        beat = Client().post(
+            "/api/agent/v1/heartbeat",
+            data=json.dumps(heartbeat_body()),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {credential}",
+        )
+        assert beat.status_code == 200, beat.content
+    assert len(records()) == start + 1
