@@ -22,6 +22,7 @@ from gateways.models import (
     MetricSample,
     Region,
 )
+from gateways.panels import notices_for
 from gateways.tables import GatewayTable, RegionTable
 from gateways.uptime import uptime_ratio
 
@@ -90,6 +91,7 @@ class GatewayDetailView(generic.ObjectDetailView):
         )
         fleet_version = current_config_version()
         return {
+            "notices": notices_for(obj, self.request),
             "can_view_tunnels": user.has_perm("tunnels.view_tunnel"),
             "can_add_tunnel": user.has_perm("tunnels.add_tunnel"),
             "tunnel_count": tunnels.count(),

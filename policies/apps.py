@@ -13,3 +13,11 @@ class PoliciesConfig(AppConfig):
         # Publishing bumps the config version itself (policies.publishing):
         # draft edits change nothing gateways see, so no save signals here.
         register_config_section("policies", policy_config)
+
+        from gateways.panels import register_gateway_notice
+        from policies.rollout import gateway_policy_state
+
+        register_gateway_notice(
+            "policies/partials/gateway_policy_rollout.html",
+            lambda gateway: {"state": gateway_policy_state(gateway)},
+        )

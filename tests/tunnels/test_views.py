@@ -612,7 +612,7 @@ PAGE_QUERY_BOUNDS = {
     # +1 each: the audit log's History section on object pages (one query).
     "tunnel detail": 8,
     "remote tunnel detail": 8,
-    "gateway detail": 16,  # the gateway page also shows agent, history, metrics
+    "gateway detail": 17,  # also agent, history, metrics and notices (gateways/panels.py)
 }
 
 
