@@ -61,6 +61,24 @@ def verified_email(sociallogin) -> str | None:
     return None
 
 
+def new_user_email(sociallogin) -> str:
+    for address in sociallogin.email_addresses:
+        if address.email:
+            return address.email.strip()
+    return (sociallogin.user.email or "").strip()
+
+
+def email_in_use(email: str) -> bool:
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import User
+
+    return (
+        User.objects.filter(email__iexact=email).exists()
+        or EmailAddress.objects.filter(email__iexact=email).exists()
+    )
+
+
 def deny(request, message, status=403):
     return ImmediateHttpResponse(
         render(request, "accounts/directory/sso_denied.html", {"message": message}, status=status)
@@ -104,6 +122,19 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 raise deny(request, mapping.NO_ACCESS_MESSAGE) from None
         elif mapping.resolve(source, groups).empty:
             raise deny(request, mapping.NO_ACCESS_MESSAGE)
+        else:
+            # A new user is created here and now, never through allauth's
+            # sign-up form (where the person would choose their own email
+            # and username): allauth sends them there when the provider's
+            # email is missing or already someone's.
+            email = new_user_email(sociallogin)
+            if not email:
+                raise deny(request, _no_email_message())
+            if email_in_use(email):
+                raise deny(request, _email_in_use_message(provider))
+
+    def is_auto_signup_allowed(self, request, sociallogin) -> bool:
+        return True
 
     def save_user(self, request, sociallogin, form=None):
         user = super().save_user(request, sociallogin, form)
@@ -118,6 +149,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def on_authentication_error(
         self, request, provider, error=None, exception=None, extra_context=None
     ):
+        """Every failed SSO sign-in ends on one page that says why, in words,
+        with a way back (allauth's own page would be unstyled and vague)."""
         # Logged without the exception's arguments (they may hold tokens).
         logger.warning(
             "SSO sign-in failed",
@@ -127,9 +160,72 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 "exception": type(exception).__name__ if exception else None,
             },
         )
+        message, status = failure_message(provider, error, exception, extra_context or {})
+        raise ImmediateHttpResponse(
+            render(
+                request,
+                "sso/sign_in_failed.html",
+                {"message": message, "provider_name": getattr(provider, "name", "")},
+                status=status,
+            )
+        )
+
+
+def failure_message(provider, error, exception, context) -> tuple[str, int]:
+    from allauth.socialaccount.providers.base.constants import AuthError
+    from django.core.exceptions import PermissionDenied
+    from django.utils.translation import gettext
+    from requests import RequestException
+
+    from accounts.sso.oidc import IdTokenRejected, ProviderUnreachable
+
+    name = getattr(provider, "name", "") or gettext("the sign-in service")
+    if isinstance(exception, IdTokenRejected):
+        return gettext("%(name)s's answer was refused: %(reason)s") % {
+            "name": name,
+            "reason": exception.message,
+        }, 401
+    if isinstance(exception, ProviderUnreachable | RequestException):
+        return gettext("%(name)s cannot be reached right now. Try again in a moment.") % {
+            "name": name
+        }, 502
+    if isinstance(exception, PermissionDenied) or (
+        "state" not in context and ("state_id" in context or "callback_view" in context)
+    ):
+        return gettext(
+            "This sign-in has expired or was already used. Start again from the sign-in page."
+        ), 400
+    if error == AuthError.CANCELLED:
+        return gettext("The sign-in at %(name)s was cancelled.") % {"name": name}, 400
+    if context.get("saml_errors"):
+        # python3-saml's reasons are technical but safe ("The assertion of
+        # the Response is not signed and the SP requires it"): an admin needs them.
+        return gettext("%(name)s's answer was refused: %(reason)s") % {
+            "name": name,
+            "reason": context.get("saml_last_error_reason") or ", ".join(context["saml_errors"]),
+        }, 401
+    return gettext("%(name)s did not sign you in.") % {"name": name}, 401
 
 
 def _service_account_message():
     from django.utils.translation import gettext
 
     return gettext("Service accounts cannot sign in to the console.")
+
+
+def _no_email_message():
+    from django.utils.translation import gettext
+
+    return gettext(
+        "Your organisation's sign-in did not send an email address, which the console "
+        "needs. Ask your administrator to release the email attribute to the console."
+    )
+
+
+def _email_in_use_message(provider):
+    from django.utils.translation import gettext
+
+    return gettext(
+        "A console account already uses your email address, and %(name)s did not confirm "
+        "that the address is yours, so the two cannot be joined. Ask your administrator."
+    ) % {"name": getattr(provider, "name", "") or gettext("your organisation's sign-in")}

@@ -205,3 +205,28 @@ def providers_setting(oidc_apps: list[dict], saml_apps: list[dict]) -> dict:
         },
         "saml": {"APPS": saml_apps},
     }
+
+
+def form_action_sources(providers: dict) -> list[str]:
+    """The origins the sign-in page's SSO buttons lead to, for the CSP's
+    ``form-action``: a button POSTs to the console, which redirects to the
+    provider, and browsers apply ``form-action`` to that redirect too — with
+    ``'self'`` alone, every SSO button is blocked by the browser.
+
+    OIDC: the issuer's origin (where Okta, Entra ID, Google, Keycloak serve
+    the authorization endpoint). SAML: the IdP's sign-in URL, or else its
+    metadata URL's origin."""
+    origins: list[str] = []
+    urls = [
+        app["settings"]["server_url"] for app in providers.get("openid_connect", {}).get("APPS", [])
+    ]
+    for app in providers.get("saml", {}).get("APPS", []):
+        idp = app["settings"].get("idp", {})
+        urls.append(idp.get("sso_url") or idp.get("metadata_url") or "")
+    for url in urls:
+        parsed = urlparse(url)
+        if parsed.scheme and parsed.netloc:
+            origin = f"{parsed.scheme}://{parsed.netloc}"
+            if origin not in origins:
+                origins.append(origin)
+    return origins
