@@ -90,7 +90,11 @@ def saml_app(
     sp_entity_id: str = "",
 ) -> dict:
     mapping = attribute_mapping or {
-        "uid": ["urn:oasis:names:tc:SAML:attribute:subject-id", "uid"],
+        "uid": [
+            "urn:oasis:names:tc:SAML:attribute:subject-id",
+            "urn:oid:0.9.2342.19200300.100.1.1",
+            "uid",
+        ],
         "email": [
             "urn:oid:0.9.2342.19200300.100.1.3",
             "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
