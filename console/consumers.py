@@ -90,6 +90,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         live._outbox().socket_opened()
+        live._outbox().watching(topic_groups)
         self.counted = True
         health = live.current_health()
         if health:

@@ -234,6 +234,12 @@ def notify(user_id: int, message: str, level: str = "info") -> None:
 
 _message_ids = itertools.count(1)
 BATCH_SECONDS = 0.02
+WATCHED_SECONDS = 1.0
+
+
+class _Everything(set):
+    def __contains__(self, item) -> bool:
+        return True
 
 
 def message(push: Push) -> dict:
@@ -261,6 +267,11 @@ class Outbox:
         # When each element was last sent (monotonic): the coalescing window.
         self.sent_at: dict[tuple[str, int], float] = {}
         self.open_sockets = 0
+        # Objects whose detail page is open somewhere, by topic: looked up in
+        # Redis at most every WATCHED_SECONDS, and only while DETAIL changes come.
+        self.watched: dict[str, set[int]] = {}
+        self.watched_at = float("-inf")
+        self.detail_seen = False
         self.thread: threading.Thread | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.health_thread: threading.Thread | None = None
@@ -269,12 +280,29 @@ class Outbox:
     # Producers (any thread).
     def add(self, topic: str, pks: list[int], level: int) -> None:
         with self.lock:
+            queued = False
             for pk in pks:
                 key = (topic, pk)
+                if level == DETAIL and pk not in self.watched.get(topic, ()):
+                    # Nobody has its page open (as of the last look, at most
+                    # WATCHED_SECONDS ago): the heartbeat's whole cost is this lookup.
+                    self.detail_seen = True
+                    continue
                 if self.pending.get(key, 0) < level:
                     self.pending[key] = level
+                    queued = True
             self._start()
-            self.lock.notify()
+            if queued:
+                self.lock.notify()
+
+    def watching(self, groups: Iterable[str]) -> None:
+        """A tab of this process opened these groups: its object pages count
+        as watched at once, before the next look in Redis."""
+        with self.lock:
+            for group in groups:
+                topic, _, pk = group.removeprefix("live.").rpartition(".object-")
+                if topic and pk.isdigit():
+                    self.watched.setdefault(topic, set()).add(int(pk))
 
     def add_push(self, push: Push) -> None:
         with self.lock:
@@ -301,7 +329,7 @@ class Outbox:
             self.thread.start()
 
     # The thread.
-    def _take(self) -> tuple[dict[str, dict[int, int]], list[Push]]:
+    def _take(self) -> tuple[dict[str, dict[int, int]], list[Push], bool]:
         """Wait for work; return what is due: elements not sent within the
         window go at once, the others when their window ends."""
         window = getattr(settings, "LIVE_COALESCE_MS", 1000) / 1000
@@ -319,12 +347,19 @@ class Outbox:
                     elif next_due is None or ready_at < next_due:
                         next_due = ready_at
                 pushes, self.pushes = self.pushes, []
+                if self.detail_seen and now - self.watched_at >= WATCHED_SECONDS:
+                    self.detail_seen = False
+                    self.watched_at = now
+                    return due, pushes, True
                 if due or pushes:
                     # Elements idle for a window are forgotten: memory stays
                     # proportional to what changed in the last second.
                     for key in [k for k, t in self.sent_at.items() if t + window < now]:
                         del self.sent_at[key]
-                    return due, pushes
+                    return due, pushes, False
+                if self.detail_seen:
+                    look = self.watched_at + WATCHED_SECONDS
+                    next_due = look if next_due is None else min(next_due, look)
                 timeout = None if next_due is None else max(next_due - now, 0.001)
                 self.lock.wait(timeout=timeout)
 
@@ -336,7 +371,11 @@ class Outbox:
             # Redis pipeline) instead of one each.
             time.sleep(BATCH_SECONDS)
             try:
-                due, pushes = self._take()
+                due, pushes, look = self._take()
+                if look:
+                    watched = self.loop.run_until_complete(self._watched())
+                    with self.lock:
+                        self.watched = watched
                 if due:
                     pushes += self._render(due)
                 if pushes:
@@ -355,38 +394,33 @@ class Outbox:
                 if topic is None:
                     log.warning("live updates: no topic %s", name)
                     continue
-                # What only a detail page shows is rendered for watched objects.
-                quiet = [pk for pk, level in pks.items() if level == DETAIL]
-                if quiet:
-                    watched = self.loop.run_until_complete(self._watched(name, quiet))
-                    pks = {pk: level for pk, level in pks.items() if level == FULL or pk in watched}
-                if pks:
-                    pushes += topic.render(pks)
+                pushes += topic.render(pks)
             return pushes
         finally:
             # Back to the pool (production) or closed: a thread that idles
             # between bursts must not hold a database connection meanwhile.
             connections.close_all()
 
-    async def _watched(self, topic: str, pks: list[int]) -> set[int]:
-        """Which of these objects' pages are open somewhere: one pipelined
-        ZCARD per object on channels-redis's group sets."""
+    async def _watched(self) -> dict[str, set[int]]:
+        """Objects whose detail page is open somewhere: the object groups
+        that exist in channels-redis (one SCAN per Redis host; the group sets
+        are deleted when their last member leaves)."""
         from channels.layers import get_channel_layer
 
         layer = get_channel_layer()
-        watched: set[int] = set()
+        watched: dict[str, set[int]] = {}
         try:
-            by_shard: dict[int, list[int]] = {}
-            for pk in pks:
-                by_shard.setdefault(layer.consistent_hash(object_group(topic, pk)), []).append(pk)
-            for shard, shard_pks in by_shard.items():
-                pipe = layer.connection(shard).pipeline(transaction=False)
-                for pk in shard_pks:
-                    pipe.zcard(layer._group_key(object_group(topic, pk)))
-                counts = await pipe.execute()
-                watched.update(pk for pk, n in zip(shard_pks, counts, strict=True) if n)
-        except AttributeError:  # not channels-redis (or a version without these): assume watched
-            return set(pks)
+            prefix = layer._group_key("live.")
+            hosts = range(layer.ring_size)
+            for index in hosts:
+                connection = layer.connection(index)
+                async for key in connection.scan_iter(match=f"{prefix}*.object-*", count=1000):
+                    name = key.decode()[len(prefix) :]
+                    topic, _, pk = name.rpartition(".object-")
+                    if pk.isdigit():
+                        watched.setdefault(topic, set()).add(int(pk))
+        except AttributeError:  # not channels-redis: every object counts as watched
+            return {name: _Everything() for name in topics()}
         return watched
 
     async def _send(self, pushes: list[Push]) -> None:
@@ -473,6 +507,18 @@ def _run_checks() -> dict:
 def render_health(results: dict) -> str:
     failed = [str(CHECK_LABELS.get(name, name)) for name, r in results.items() if not r["ok"]]
     return render_to_string("console/partials/health.html", {"failed": failed})
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (a Celery worker, a test server) starts with no outbox:
+    the parent's threads did not come along, and a lock one of them held at
+    the fork would stay held forever."""
+    global _the_outbox, _outbox_lock
+    _the_outbox = None
+    _outbox_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def current_health() -> str | None:

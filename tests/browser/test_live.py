@@ -97,11 +97,19 @@ def _serve():
 
 
 def _child_setup() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgiref.sync import SyncToAsync
+
     # The forked server must not use (nor close) the test's connections.
     _inherited.extend(conn.connection for conn in connections.all(initialized_only=True))
     for conn in connections.all(initialized_only=True):
         conn.connection = None
     _reset_layers()
+    # asgiref's executor for thread-sensitive code came from the test process
+    # without its thread (earlier tests used it): a fresh one, or every
+    # database_sync_to_async call of the consumer waits forever.
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
 
 
 _inherited: list = []
