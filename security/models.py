@@ -45,6 +45,18 @@ class SecurityEvent(models.Model):
     protocol = models.CharField(_("protocol"), max_length=10, blank=True)
     message = models.TextField(_("message"), blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
+    # Set by an operator who has looked at the event ("acknowledge" on its
+    # page); cleared again by "unacknowledge". Incidents (a later step) are
+    # acknowledged as a whole; an event keeps its own mark.
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
 
     objects = RestrictedQuerySet.as_manager()
     scope_lookups = ("gateway__region",)
@@ -61,14 +73,69 @@ class SecurityEvent(models.Model):
             models.Index(fields=["severity", "-occurred_at"], name="secevent_sev_time_idx"),
             models.Index(fields=["category", "-occurred_at"], name="secevent_cat_time_idx"),
             models.Index(fields=["src_ip", "-occurred_at"], name="secevent_src_time_idx"),
+            # The destination filter (an address, or a CIDR: on PostgreSQL the
+            # column is ``inet`` and ``dst_ip <<= net`` is a range scan of this
+            # btree, as for src_ip above).
+            models.Index(fields=["dst_ip", "-occurred_at"], name="secevent_dst_time_idx"),
+            # "Unacknowledged only", newest first: the triage view. Partial, so
+            # it holds only what still needs a look.
+            models.Index(
+                fields=["-occurred_at", "-id"],
+                name="secevent_unack_time_idx",
+                condition=models.Q(acknowledged_at__isnull=True),
+            ),
         ]
+        # Not declared here: the full-text index (GIN over to_tsvector('simple',
+        # signature || ' ' || message)), PostgreSQL only, made by migration
+        # 0003 and used by security.filtersets.text_search with the very same
+        # expression.
 
     def __str__(self) -> str:
         return f"{self.get_severity_display()} {self.get_category_display()}: {self.signature}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("security:event_detail", kwargs={"uuid": self.uuid})
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
+
     @property
     def severity_style(self) -> StatusStyle:
         return SEVERITY_STYLE.get(self.severity, UNKNOWN_STYLE)
+
+
+class SavedEventSearch(models.Model):
+    """A named query string of the events list, kept per user ("Saved
+    searches" on the events page). It belongs to its user alone: no model
+    permission, the views look it up among the user's own."""
+
+    uuid = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="saved_event_searches",
+        verbose_name=_("user"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    query = models.CharField(_("query string"), max_length=2000, blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("saved event search")
+        verbose_name_plural = _("saved event searches")
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="savedeventsearch_user_name_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        url = reverse("security:event_list")
+        return f"{url}?{self.query}" if self.query else url
 
 
 class SessionPolicy(models.Model):

@@ -14,6 +14,26 @@ urlpatterns = [
         views.allowlist_delete,
         name="allowlistentry_delete",
     ),
+    # Security events (docs/security-events.md).
+    path("security/events/", views.event_list, name="event_list"),
+    path("security/events/export/", views.export_events, name="event_export"),
+    path("security/events/searches/", views.save_event_search, name="event_search_save"),
+    path(
+        "security/events/searches/<uuid:uuid>/delete/",
+        views.delete_event_search,
+        name="event_search_delete",
+    ),
+    path("security/events/<uuid:uuid>/", views.event_detail, name="event_detail"),
+    path(
+        "security/events/<uuid:uuid>/acknowledge/",
+        views.event_acknowledge,
+        name="event_acknowledge",
+    ),
+    path(
+        "security/events/<uuid:uuid>/unacknowledge/",
+        views.event_unacknowledge,
+        name="event_unacknowledge",
+    ),
     path("account/sessions/", views.my_sessions, name="my_sessions"),
     path(
         "account/sessions/sign-out-others/",

@@ -3,30 +3,62 @@ Your sessions. Each view says who may use it."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.http import Http404, HttpResponseRedirect
+from django.db import connection, transaction
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
+from django.http import (
+    Http404,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+import audit
+from console.htmx import is_partial
 from console.views.generic import (
+    ObjectActionView,
     ObjectDeleteView,
     ObjectEditView,
     ObjectListView,
     redirect_to,
 )
+from security import exports
 from security import sessions as tracking
 from security.decorators import RecentAuthRequiredMixin, require_recent_auth
-from security.filtersets import AllowlistEntryFilterSet
-from security.forms import AllowlistEntryForm, SessionPolicyForm, check_self_lockout, rules_except
-from security.models import AllowlistEntry, SessionPolicy, UserSession
+from security.filtersets import AllowlistEntryFilterSet, EventSort, SecurityEventFilterSet
+from security.forms import (
+    AllowlistEntryForm,
+    SavedEventSearchForm,
+    SessionPolicyForm,
+    check_self_lockout,
+    rules_except,
+)
+from security.models import (
+    AllowlistEntry,
+    SavedEventSearch,
+    SecurityEvent,
+    SessionPolicy,
+    UserSession,
+)
 from security.tables import AllowlistEntryTable
 
 SETTINGS_CRUMB = (gettext_lazy("Settings"), "settings")
@@ -205,3 +237,358 @@ session_policy = SessionPolicyView.as_view()
 allowlist_list = AllowlistEntryListView.as_view()
 allowlist_edit = AllowlistEntryEditView.as_view()
 allowlist_delete = AllowlistEntryDeleteView.as_view()
+
+
+# --- Security events ---------------------------------------------------------------
+
+EVENTS_PAGE_SIZE = 50
+# Beyond this many matches the page says "1,000+": counting is a LIMIT'ed
+# subquery, so its cost stays bounded on a table of millions.
+EVENTS_COUNT_CAP = 1000
+# "More from this source" on an event's page.
+SAME_SOURCE_SHOWN = 10
+# Page parameters that are not filters: kept by links, left out of exports.
+_PAGE_PARAMS = ("older", "newer", "sort")
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def encode_cursor(event) -> str:
+    """An opaque, URL-safe position (occurred_at, id) in the list's order."""
+    raw = f"{event.occurred_at.isoformat()}|{event.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(value: str):
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        moment, pk = raw.rsplit("|", 1)
+        occurred_at = datetime.fromisoformat(moment)
+        if occurred_at.tzinfo is None:
+            raise ValueError
+        return occurred_at, int(pk)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise BadCursor(value) from None
+
+
+def _row_compared(operator: str, occurred_at, pk):
+    """(occurred_at, id) before (``<``) or after (``>``) the cursor, as one row
+    comparison that the (occurred_at, id) index serves; the plain bound on
+    ``occurred_at`` lets the (column, occurred_at) indexes bound their scan too."""
+    bound = Q(occurred_at__lte=occurred_at) if operator == "<" else Q(occurred_at__gte=occurred_at)
+    # As the database stores it (SQLite compares text: no "+00:00" suffix).
+    moment = connection.ops.adapt_datetimefield_value(occurred_at)
+    return bound & Q(
+        RawSQL(
+            '("security_securityevent"."occurred_at", "security_securityevent"."id") '
+            f"{operator} (%s, %s)",
+            [moment, pk],
+            output_field=BooleanField(),
+        )
+    )
+
+
+def event_page(queryset, params, size: int = EVENTS_PAGE_SIZE) -> dict:
+    """One page of events by keyset: no OFFSET, no COUNT.
+
+    ``older=<cursor>``: the rows just older than that position; ``newer=<cursor>``:
+    the rows just newer. ``sort=oldest`` shows them oldest first (then "Newer"
+    goes forward). The cursor is (occurred_at, id): rows inserted meanwhile
+    never shift a page, none is skipped or repeated. Raises BadCursor."""
+    oldest_first = params.get("sort") == EventSort.OLDEST
+    older, newer = params.get("older"), params.get("newer")
+    descending = ("-occurred_at", "-id")
+    ascending = ("occurred_at", "id")
+    if newer:
+        occurred_at, pk = decode_cursor(newer)
+        rows = list(
+            queryset.filter(_row_compared(">", occurred_at, pk)).order_by(*ascending)[: size + 1]
+        )
+        more_newer, more_older = len(rows) > size, True
+        rows = rows[:size]
+    elif older:
+        occurred_at, pk = decode_cursor(older)
+        rows = list(
+            queryset.filter(_row_compared("<", occurred_at, pk)).order_by(*descending)[: size + 1]
+        )
+        more_older, more_newer = len(rows) > size, True
+        rows = rows[:size]
+    else:
+        order = ascending if oldest_first else descending
+        rows = list(queryset.order_by(*order)[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size]
+        more_older, more_newer = (False, more) if oldest_first else (more, False)
+    # Rows come newest first from an "older" query and oldest first from a
+    # "newer" one: show them in the order asked for.
+    rows.sort(key=lambda e: (e.occurred_at, e.pk), reverse=not oldest_first)
+    newest = oldest = None
+    if rows:
+        newest, oldest = (rows[-1], rows[0]) if oldest_first else (rows[0], rows[-1])
+    return {
+        "events": rows,
+        "older": encode_cursor(oldest) if rows and more_older else None,
+        "newer": encode_cursor(newest) if rows and more_newer else None,
+        "oldest_first": oldest_first,
+    }
+
+
+def capped_count(queryset, cap: int = EVENTS_COUNT_CAP) -> tuple[int, bool]:
+    """How many rows match, up to ``cap``: (count, more than cap)."""
+    count = queryset.order_by()[: cap + 1].count()
+    return min(count, cap), count > cap
+
+
+def _query(params, drop=(), **changes) -> str:
+    merged = {k: v for k, v in params.lists() if k not in (*drop, *changes)}
+    merged.update({k: [v] for k, v in changes.items() if v not in (None, "")})
+    return "?" + urlencode(merged, doseq=True) if merged else "?"
+
+
+def filter_query(params) -> str:
+    """The filter part of a query string (no cursor, no sort), normalised."""
+    return urlencode(
+        sorted((k, v) for k, values in params.lists() if k not in _PAGE_PARAMS for v in values if v)
+    )
+
+
+def _events(user, action: str = "view"):
+    return SecurityEvent.objects.restrict(user, action)
+
+
+class SecurityEventMixin:
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.has_perm(f"security.{self.action}_securityevent"):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    action = "view"
+
+    def filtered(self):
+        queryset = _events(self.request.user).select_related("gateway", "gateway__region")
+        filterset = SecurityEventFilterSet(
+            self.request.GET, queryset=queryset, request=self.request
+        )
+        valid = filterset.is_valid()
+        return filterset, (filterset.qs if valid else queryset.none()), valid
+
+
+# The filters shown in the bar; the others (signature, port…) open under "More filters".
+EVENT_BAR_FIELDS = ("q", "range", "severity", "category", "region")
+EVENT_MORE_FIELDS = ("since", "until", "gateway", "src", "dst", "port", "signature", "acknowledged")
+
+
+class SecurityEventListView(SecurityEventMixin, View):
+    """Security events, newest first, filtered and keyset-paginated."""
+
+    def get(self, request):
+        filterset, queryset, valid = self.filtered()
+        errors = []
+        try:
+            page = event_page(queryset, request.GET)
+        except BadCursor:
+            errors.append(_("That page link is not valid any more: showing the first page."))
+            page = event_page(queryset, QueryDict(filter_query(request.GET)))
+            valid = False
+        count, more = capped_count(queryset, EVENTS_COUNT_CAP)
+        saved = SavedEventSearch.objects.filter(user=request.user)
+        first_live_page = not page["oldest_first"] and not request.GET.get("older")
+        first_live_page = first_live_page and not request.GET.get("newer")
+        first_live_page = first_live_page and not request.GET.get("until")
+        context = {
+            "filterset": filterset,
+            "bar_fields": [filterset.form[name] for name in EVENT_BAR_FIELDS],
+            "more_fields": [filterset.form[name] for name in EVENT_MORE_FIELDS],
+            "more_open": any(request.GET.get(name) for name in EVENT_MORE_FIELDS),
+            "filter_active": bool(filter_query(request.GET)),
+            "page": page,
+            "count": count,
+            "count_more": more,
+            "count_cap": EVENTS_COUNT_CAP,
+            "errors": errors,
+            "older_url": _query(request.GET, drop=_PAGE_PARAMS[:2], older=page["older"])
+            if page["older"]
+            else None,
+            "newer_url": _query(request.GET, drop=_PAGE_PARAMS[:2], newer=page["newer"])
+            if page["newer"]
+            else None,
+            "sort_url": _query(
+                request.GET,
+                drop=_PAGE_PARAMS,
+                sort=None if page["oldest_first"] else EventSort.OLDEST,
+            ),
+            "live_refresh": first_live_page,
+            "export_csv": reverse("security:event_export") + _query(request.GET, format="csv"),
+            "export_jsonl": reverse("security:event_export") + _query(request.GET, format="jsonl"),
+            "saved_searches": saved,
+            "current_query": filter_query(request.GET),
+            "save_form": SavedEventSearchForm(),
+            "breadcrumbs": [(_("Security events"), None)],
+        }
+        template = (
+            "security/events/partials/event_table.html"
+            if is_partial(request)
+            else "security/events/event_list.html"
+        )
+        response = render(request, template, context, status=200 if valid else 400)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
+
+
+class SecurityEventDetailView(SecurityEventMixin, View):
+    def get(self, request, uuid):
+        event = get_event(request.user, uuid, "view")
+        same_source = []
+        if event.src_ip:
+            same_source = list(
+                _events(request.user)
+                .filter(src_ip=event.src_ip)
+                .exclude(pk=event.pk)
+                .select_related("gateway")
+                .order_by("-occurred_at", "-id")[:SAME_SOURCE_SHOWN]
+            )
+        list_url = reverse("security:event_list")
+        context = {
+            "object": event,
+            "details_json": json.dumps(event.details, indent=2, sort_keys=True, ensure_ascii=False),
+            "same_source": same_source,
+            "same_source_url": f"{list_url}?{urlencode({'src': event.src_ip})}"
+            if event.src_ip
+            else None,
+            "can_change": _events(request.user, "change").filter(pk=event.pk).exists()
+            if request.user.has_perm("security.change_securityevent")
+            else False,
+            "can_view_gateway": request.user.has_perm("gateways.view_gateway"),
+            "breadcrumbs": [(_("Security events"), list_url), (str(event), None)],
+        }
+        return render(request, "security/events/event_detail.html", context)
+
+
+def get_event(user, uuid, action: str) -> SecurityEvent:
+    try:
+        return (
+            _events(user, action)
+            .select_related("gateway", "gateway__region", "acknowledged_by")
+            .get(uuid=uuid)
+        )
+    except SecurityEvent.DoesNotExist:
+        raise Http404(_("No security event matches that id.")) from None
+
+
+class SecurityEventAcknowledgeView(ObjectActionView):
+    """Mark an event as looked at (or take the mark back): Operators
+    (``security.change_securityevent``), within their regions."""
+
+    queryset = SecurityEvent.objects.select_related("gateway")
+    acknowledge = True
+
+    def list_url(self):
+        return reverse("security:event_list")
+
+    @property
+    def title(self):
+        return _("Acknowledge %(obj)s") if self.acknowledge else _("Unacknowledge %(obj)s")
+
+    @property
+    def explanation(self):
+        if self.acknowledge:
+            return _("Marks the event as looked at, with your name and the time.")
+        return _("Takes the acknowledgement back: the event needs a look again.")
+
+    @property
+    def button_label(self):
+        return _("Acknowledge") if self.acknowledge else _("Unacknowledge")
+
+    @property
+    def button_icon(self):
+        return "check" if self.acknowledge else "undo-2"
+
+    def perform(self, obj):
+        if self.acknowledge:
+            # Conditional: a second click (or a retried POST) keeps the first mark.
+            SecurityEvent.objects.filter(pk=obj.pk, acknowledged_at__isnull=True).update(
+                acknowledged_at=timezone.now(), acknowledged_by=self.request.user
+            )
+            messages.success(self.request, _("Acknowledged the event."))
+        else:
+            SecurityEvent.objects.filter(pk=obj.pk).update(
+                acknowledged_at=None, acknowledged_by=None
+            )
+            messages.success(self.request, _("The event is no longer acknowledged."))
+        return redirect_to(self.request, obj.get_absolute_url())
+
+
+@require_GET
+def export_events(request):
+    """The list's current filter as CSV or JSON Lines, streamed; recorded in
+    the audit log before the first byte. Anyone who may read the events may
+    export what they see (the same region scope)."""
+    if not request.user.has_perm("security.view_securityevent"):
+        raise PermissionDenied
+    filterset = SecurityEventFilterSet(
+        request.GET, queryset=_events(request.user).order_by("-occurred_at", "-id"), request=request
+    )
+    if not filterset.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.form.errors.items())
+        return HttpResponseBadRequest(errors, content_type="text/plain; charset=utf-8")
+    fmt = request.GET.get("format", "csv")
+    if fmt not in exports.FORMATS:
+        return HttpResponseBadRequest(
+            _("format: csv or jsonl."), content_type="text/plain; charset=utf-8"
+        )
+    filters = {k: v for k, v in filterset.form.cleaned_data.items() if v not in (None, "", [])}
+    filters = json.loads(json.dumps(filters, default=str))
+    audit.record(
+        "securityevent.export",
+        object_type=SecurityEvent._meta.label_lower,
+        detail={"format": fmt, "filters": filters},
+    )
+    response = StreamingHttpResponse(
+        exports.stream(filterset.qs, fmt), content_type=exports.FORMATS[fmt]
+    )
+    response["Content-Disposition"] = f'attachment; filename="{exports.filename(fmt)}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Saved searches (each user's own) --------------------------------------------
+
+
+@require_POST
+def save_event_search(request):
+    if not request.user.has_perm("security.view_securityevent"):
+        raise PermissionDenied
+    form = SavedEventSearchForm(request.POST)
+    list_url = reverse("security:event_list")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        query = request.POST.get("query", "")
+        return HttpResponseRedirect(f"{list_url}?{query}" if query else list_url)
+    query = filter_query(QueryDict(form.cleaned_data["query"]))
+    search, created = SavedEventSearch.objects.update_or_create(
+        user=request.user, name=form.cleaned_data["name"], defaults={"query": query}
+    )
+    if created:
+        messages.success(request, _("Saved the search “%(name)s”.") % {"name": search.name})
+    else:
+        messages.success(request, _("Updated the search “%(name)s”.") % {"name": search.name})
+    return HttpResponseRedirect(search.get_absolute_url())
+
+
+@require_POST
+def delete_event_search(request, uuid):
+    deleted, _rows = SavedEventSearch.objects.filter(user=request.user, uuid=uuid).delete()
+    if not deleted:
+        raise Http404(_("No saved search of yours has that id."))
+    messages.success(request, _("Deleted the saved search."))
+    return redirect_to(request, reverse("security:event_list"))
+
+
+event_list = SecurityEventListView.as_view()
+event_detail = SecurityEventDetailView.as_view()
+event_acknowledge = SecurityEventAcknowledgeView.as_view(acknowledge=True)
+event_unacknowledge = SecurityEventAcknowledgeView.as_view(acknowledge=False)

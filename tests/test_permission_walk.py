@@ -29,6 +29,7 @@ from tests.factories import (
 )
 from tests.helpers import login_with_second_factor
 from tests.policies.factories import PolicyCategoryFactory, PolicyFactory
+from tests.security.test_events_factories import SecurityEventFactory  # security events
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def perm(codename: str, obj: str | None = None, ok=(200,), **kwargs) -> Access:
 
 
 # Objects whose model is region-scoped: a scoped user outside gets 404.
-SCOPED_OBJECTS = {"gateway", "region", "tunnel"}
+SCOPED_OBJECTS = {"gateway", "region", "tunnel", "securityevent"}
 
 ACCESS: dict[str, Access] = {
     # Console
@@ -142,6 +143,14 @@ ACCESS: dict[str, Access] = {
     "security:allowlistentry_add": perm("security.add_allowlistentry"),
     "security:allowlistentry_edit": perm("security.change_allowlistentry", "allowlistentry"),
     "security:allowlistentry_delete": perm("security.delete_allowlistentry", "allowlistentry"),
+    # Security events (docs/security-events.md): saved searches are each user's own.
+    "security:event_list": perm("security.view_securityevent"),
+    "security:event_export": perm("security.view_securityevent"),
+    "security:event_detail": perm("security.view_securityevent", "securityevent"),
+    "security:event_acknowledge": perm("security.change_securityevent", "securityevent"),
+    "security:event_unacknowledge": perm("security.change_securityevent", "securityevent"),
+    "security:event_search_save": SIGNED_IN_POST_ONLY,
+    "security:event_search_delete": Access("signed_in", ok=(405,), kwargs={"uuid": NO_SUCH}),
     "security:my_sessions": SIGNED_IN,
     "security:session_revoke": Access("signed_in", ok=(405,), kwargs={"uuid": NO_SUCH}),
     "security:session_revoke_others": SIGNED_IN_POST_ONLY,
@@ -315,6 +324,7 @@ def world(db):
         "policycategory": PolicyCategoryFactory(),
         # Covers the test client's address, so the allowlist lets every request in.
         "allowlistentry": AllowlistEntry.objects.create(network="127.0.0.0/8", comment="tests"),
+        "securityevent": SecurityEventFactory(gateway=gateway),  # security events
     }
     users = {"anonymous": None, "outsider": user_with_role("walk-outsider")}
     for name in ("Viewer", "Auditor", "Operator", "Admin"):

@@ -1,0 +1,322 @@
+"""The security events list (filters, full-text search, keyset pagination,
+capped counts, scope, query counts), an event's page and acknowledgement,
+saved searches and exports."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from security.models import SavedEventSearch, SecurityEvent
+from security.views import EVENTS_PAGE_SIZE, decode_cursor, encode_cursor
+from tests.factories import GatewayFactory, RegionFactory, user_with_perms, user_with_role
+from tests.helpers import login_with_second_factor
+from tests.security.test_events_factories import SecurityEventFactory, make_events
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("security:event_list")
+EXPORT = reverse("security:event_export")
+
+
+@pytest.fixture
+def world():
+    north, south = (
+        RegionFactory(name="North", slug="north"),
+        RegionFactory(name="South", slug="south"),
+    )
+    return {
+        "north": north,
+        "south": south,
+        "gw_n": GatewayFactory(name="gw-north", region=north),
+        "gw_s": GatewayFactory(name="gw-south", region=south),
+    }
+
+
+@pytest.fixture
+def admin_client(client):
+    user = user_with_role("events-admin", "Admin")
+    login_with_second_factor(client, user)
+    return client
+
+
+def signatures(response) -> list[str]:
+    return [e.signature for e in response.context["page"]["events"]]
+
+
+def ev(world, **fields):
+    fields.setdefault("gateway", world["gw_n"])
+    return SecurityEventFactory(**fields)
+
+
+# --- Filters ---------------------------------------------------------------------
+
+
+def test_each_filter_on_known_data(world, admin_client):
+    now = timezone.now()
+    ev(world, signature="old", occurred_at=now - timedelta(days=3), severity="low")
+    ev(world, signature="recent-high", occurred_at=now - timedelta(minutes=30), severity="high")
+    ev(
+        world,
+        signature="south-scan",
+        gateway=world["gw_s"],
+        category="port_scan",
+        src_ip="192.0.2.9",
+        dst_ip="172.16.5.5",
+        dst_port=3389,
+        src_port=51000,
+        occurred_at=now - timedelta(hours=5),
+    )
+    ev(
+        world,
+        signature="acked",
+        occurred_at=now - timedelta(days=40),
+        acknowledged_at=now,
+        src_ip="2001:db8::1",
+    )
+
+    def shown(query):
+        response = admin_client.get(LIST + "?" + query)
+        assert response.status_code == 200, response.content[:400]
+        return set(signatures(response))
+
+    assert shown("") == {"old", "recent-high", "south-scan", "acked"}
+    assert shown("range=1h") == {"recent-high"}
+    assert shown("range=24h") == {"recent-high", "south-scan"}
+    assert shown("range=7d") == {"recent-high", "south-scan", "old"}
+    assert shown("range=30d") == {"recent-high", "south-scan", "old"}
+    since = (now - timedelta(days=4)).strftime("%Y-%m-%dT%H:%M")
+    until = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    assert shown(f"range=custom&since={since}&until={until}") == {"old", "south-scan"}
+    assert shown("severity=high&severity=low") == {"recent-high", "old"}
+    assert shown("category=port_scan") == {"south-scan"}
+    assert shown("region=south") == {"south-scan"}
+    assert shown("gateway=gw-south") == {"south-scan"}
+    assert shown("src=192.0.2.9") == {"south-scan"}
+    assert shown("src=192.0.2.0/24") == {"south-scan"}
+    assert shown("src=203.0.113.0/24") == {"old", "recent-high"}
+    if connection.vendor == "postgresql":  # SQLite's text fallback: IPv4 and small nets
+        assert shown("src=2001:db8::/32") == {"acked"}
+    assert shown("dst=172.16.0.0/12") == {"south-scan"}
+    assert shown("port=3389") == {"south-scan"}
+    assert shown("port=51000") == {"south-scan"}
+    assert shown("signature=old") == {"old"}
+    assert shown("acknowledged=true") == {"acked"}
+    assert shown("acknowledged=false") == {"old", "recent-high", "south-scan"}
+    # Combinations narrow.
+    assert shown("range=24h&severity=high") == {"recent-high"}
+    assert shown("region=north&acknowledged=false&range=7d") == {"old", "recent-high"}
+    assert shown("region=south&severity=high") == set()
+
+
+def test_bad_filter_values_are_a_400_with_messages(world, admin_client):
+    ev(world)
+    for query in ("src=not-an-ip", "port=70000", "severity=nope", "since=yesterday"):
+        response = admin_client.get(LIST + "?" + query)
+        assert response.status_code == 400, query
+        assert response.context["page"]["events"] == []
+        assert b"callout-danger" in response.content
+
+
+def test_text_search_over_signature_and_message(world, admin_client):
+    ev(world, signature="ET SCAN Nmap SYN scan", message="probe of 1000 ports")
+    ev(world, signature="SSH brute force", message="many failed logins for root")
+    ev(world, signature="Malware beacon", message="callback to known C2")
+
+    def shown(q):
+        return set(signatures(admin_client.get(LIST, {"q": q})))
+
+    assert shown("nmap") == {"ET SCAN Nmap SYN scan"}
+    assert shown("NMA") == {"ET SCAN Nmap SYN scan"}  # a prefix, any case
+    assert shown("failed root") == {"SSH brute force"}  # every word, in message
+    assert shown("scan beacon") == set()
+    assert shown("c2") == {"Malware beacon"}
+    assert shown("'\"&|!:*()") == {  # operators are words or nothing, never an error
+        "ET SCAN Nmap SYN scan",
+        "SSH brute force",
+        "Malware beacon",
+    }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plan")
+def test_text_search_can_use_the_gin_index(world):
+    from security.filtersets import text_search
+
+    ev(world)
+    queryset = text_search(SecurityEvent.objects.all(), "nmap")
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        plan = queryset.explain()
+        cursor.execute("RESET enable_seqscan")
+    assert "secevent_fts_idx" in plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plan")
+def test_cidr_filter_can_use_the_source_index(world):
+    from security.filtersets import address_condition
+
+    queryset = SecurityEvent.objects.filter(address_condition("src_ip", "198.51.100.0/24"))
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        plan = queryset.explain()
+        cursor.execute("RESET enable_seqscan")
+    assert "secevent_src_time_idx" in plan
+
+
+# --- Keyset pagination ------------------------------------------------------------
+
+
+def walk(client, query="", direction="older"):
+    """Every event's uuid, page by page, following the Older (or Newer) links."""
+    seen, url = [], LIST + "?" + query
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        seen.extend(str(e.uuid) for e in response.context["page"]["events"])
+        url = response.context[f"{direction}_url"]
+        url = LIST + url if url else None
+    return seen
+
+
+def test_keyset_pages_cover_every_row_once_in_order(world, admin_client):
+    now = timezone.now()
+    events = make_events([world["gw_n"], world["gw_s"]], EVENTS_PAGE_SIZE * 2 + 7, start=now)
+    # Ties on occurred_at are broken by id.
+    SecurityEvent.objects.filter(pk__in=[e.pk for e in events[:5]]).update(occurred_at=now)
+    expected = list(
+        SecurityEvent.objects.order_by("-occurred_at", "-id").values_list("uuid", flat=True)
+    )
+    assert walk(admin_client) == [str(u) for u in expected]
+    assert walk(admin_client, "sort=oldest", "newer") == [str(u) for u in reversed(expected)]
+
+
+def test_newer_link_goes_back_to_the_same_page(world, admin_client):
+    make_events([world["gw_n"]], EVENTS_PAGE_SIZE * 2 + 3)
+    first = admin_client.get(LIST)
+    second = admin_client.get(LIST + first.context["older_url"])
+    back = admin_client.get(LIST + second.context["newer_url"])
+    assert signatures(back) == signatures(first)
+    assert [e.pk for e in back.context["page"]["events"]] == [
+        e.pk for e in first.context["page"]["events"]
+    ]
+    assert back.context["newer_url"] is None  # nothing newer: it is the first page again
+
+
+def test_pagination_is_stable_under_concurrent_inserts(world, admin_client):
+    """Rows arriving between two page loads (newer ones, and late ones with an
+    older occurred_at) shift nothing: no row of the walk is skipped or repeated."""
+    now = timezone.now()
+    make_events([world["gw_n"]], EVENTS_PAGE_SIZE * 3, start=now)
+    before = set(SecurityEvent.objects.values_list("uuid", flat=True))
+    seen, url = [], LIST
+    while url:
+        response = admin_client.get(url)
+        page = response.context["page"]["events"]
+        seen.extend(e.uuid for e in page)
+        # New events arrive meanwhile: now, and back-dated to before this page.
+        SecurityEventFactory(gateway=world["gw_n"], occurred_at=timezone.now())
+        if page:
+            SecurityEventFactory(gateway=world["gw_n"], occurred_at=page[-1].occurred_at)
+        url = response.context["older_url"]
+        url = LIST + url if url else None
+    assert len(seen) == len(set(seen))
+    assert before <= set(seen)
+
+
+def test_a_damaged_cursor_is_a_400_and_the_first_page(world, admin_client):
+    ev(world, signature="only")
+    response = admin_client.get(LIST + "?older=garbage!!")
+    assert response.status_code == 400
+    assert signatures(response) == ["only"]
+
+
+def test_cursor_round_trip(world):
+    event = ev(world)
+    assert decode_cursor(encode_cursor(event)) == (event.occurred_at, event.pk)
+
+
+# --- Counts ------------------------------------------------------------------------
+
+
+def test_count_is_exact_under_the_cap_and_capped_above(world, admin_client, monkeypatch):
+    make_events([world["gw_n"]], 12)
+    response = admin_client.get(LIST)
+    assert response.context["count"] == 12 and not response.context["count_more"]
+    assert b"12 events" in response.content
+    monkeypatch.setattr("security.views.EVENTS_COUNT_CAP", 10)
+    response = admin_client.get(LIST)
+    assert response.context["count"] == 10 and response.context["count_more"]
+    assert b"10+ events" in response.content
+
+
+def test_no_count_star_of_the_table_and_no_offset(world, admin_client):
+    from django.test.utils import CaptureQueriesContext
+
+    make_events([world["gw_n"]], 120)
+    first = admin_client.get(LIST)
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(LIST + first.context["older_url"] + "&severity=high")
+    event_sql = [q["sql"] for q in queries if "security_securityevent" in q["sql"]]
+    assert event_sql
+    for sql in event_sql:
+        assert "OFFSET" not in sql.upper()
+        if "COUNT(" in sql.upper():
+            assert "LIMIT 1001" in sql.upper()  # a capped count over a subquery
+
+
+# --- Scope -------------------------------------------------------------------------
+
+
+def test_an_operator_sees_only_events_of_their_regions(world, client):
+    ev(world, signature="north-event")
+    south_event = ev(world, signature="south-event", gateway=world["gw_s"])
+    operator = user_with_role("north-op", "Operator", regions=[world["north"]])
+    login_with_second_factor(client, operator)
+    assert signatures(client.get(LIST)) == ["north-event"]
+    assert signatures(client.get(LIST, {"q": "south"})) == []
+    assert signatures(client.get(LIST, {"region": "south"})) == []
+    assert client.get(reverse("security:event_detail", args=[south_event.uuid])).status_code == 404
+    body = b"".join(client.get(EXPORT, {"format": "jsonl"}).streaming_content)
+    assert [json.loads(line)["signature"] for line in body.splitlines()] == ["north-event"]
+    response = client.post(reverse("security:event_acknowledge", args=[south_event.uuid]))
+    assert response.status_code == 404
+    south_event.refresh_from_db()
+    assert south_event.acknowledged_at is None
+
+
+def test_without_the_permission_the_list_is_refused(world, client):
+    client.force_login(user_with_perms("nobody"))
+    assert client.get(LIST).status_code == 403
+    assert client.get(EXPORT).status_code == 403
+
+
+# --- Query counts ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query", ["", "severity=high&range=7d", "q=bulk&src=198.51.100.0/24", "sort=oldest"]
+)
+def test_list_query_count_does_not_grow_with_data(world, admin_client, count_queries, query):
+    gateways = [world["gw_n"], world["gw_s"]]
+    make_events(gateways, 5)
+    small = count_queries(admin_client, LIST + "?" + query)
+    make_events(gateways + [GatewayFactory(region=world["south"]) for _ in range(3)], 300)
+    SavedEventSearch.objects.create(
+        user=admin_client.get(LIST).wsgi_request.user, name="x", query="severity=high"
+    )
+    large = count_queries(admin_client, LIST + "?" + query)
+    assert small == large
+
+
+def test_detail_query_count_does_not_grow_with_data(world, admin_client, count_queries):
+    event = ev(world, src_ip="198.51.100.1")
+    url = reverse("security:event_detail", args=[event.uuid])
+    small = count_queries(admin_client, url)
+    make_events([world["gw_n"], world["gw_s"]], 300)
+    large = count_queries(admin_client, url)
+    assert small == large
