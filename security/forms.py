@@ -152,11 +152,9 @@ class SavedEventSearchForm(forms.Form):
     """Save the events list's current filter under a name (the user's own;
     saving an existing name again replaces its query)."""
 
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        error_messages={"required": _("Give the search a name.")},
+    )
     query = forms.CharField(max_length=2000, required=False, widget=forms.HiddenInput)
-
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not name:
-            raise forms.ValidationError(_("Give the search a name."))
-        return name

@@ -538,8 +538,12 @@ def export_events(request):
         return HttpResponseBadRequest(
             _("format: csv or jsonl."), content_type="text/plain; charset=utf-8"
         )
-    filters = {k: v for k, v in filterset.form.cleaned_data.items() if v not in (None, "", [])}
-    filters = json.loads(json.dumps(filters, default=str))
+    # The filters as asked (the same words as the list's URL), for the record.
+    filters = {
+        key: [v for v in values if v]
+        for key, values in request.GET.lists()
+        if key not in (*_PAGE_PARAMS, "format") and any(values)
+    }
     audit.record(
         "securityevent.export",
         object_type=SecurityEvent._meta.label_lower,
