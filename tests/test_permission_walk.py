@@ -248,6 +248,8 @@ ACCESS: dict[str, Access] = {
     "api:token-obtain": Access("public"),  # POST only: GET is 405
     "api:token-refresh": Access("public"),
     "api:token-revoke": Access("public"),
+    "api:securityevent-list": perm("security.view_securityevent"),
+    "api:securityevent-detail": perm("security.view_securityevent", "securityevent"),
     "api:auditrecord-list": perm("audit.view_auditrecord"),
     "api:auditrecord-detail": perm("audit.view_auditrecord", ok=(404,), pk=10**12),
     "api:apikey-list": SIGNED_IN,  # each user's own keys
