@@ -428,7 +428,7 @@ class SecurityEventListView(SecurityEventMixin, View):
             "breadcrumbs": [(_("Security events"), None)],
         }
         template = (
-            "security/events/partials/event_table.html"
+            "security/events/partials/event_results.html"
             if is_partial(request)
             else "security/events/event_list.html"
         )
