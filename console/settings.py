@@ -386,7 +386,7 @@ OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 # LDAP_SERVER_URI is unset); OpenID Connect and SAML providers from SSO_OIDC_*
 # and SSO_SAML_*; SCIM clients use tokens made on Settings → Directory & SSO.
 from accounts.directory.config import LdapOptions  # noqa: E402
-from accounts.sso.config import sso_providers_from_env  # noqa: E402
+from accounts.sso.config import form_action_sources, sso_providers_from_env  # noqa: E402
 
 INSTALLED_APPS += [
     "allauth.socialaccount",
@@ -444,7 +444,9 @@ CONTENT_SECURITY_POLICY = {
         "font-src": [SELF],
         "connect-src": [SELF],
         "frame-ancestors": [NONE],
-        "form-action": [SELF],
+        # A sign-in button posts to the console, which redirects to the SSO
+        # provider: browsers apply form-action to that redirect too.
+        "form-action": [SELF, *form_action_sources(SOCIALACCOUNT_PROVIDERS)],
         "base-uri": [SELF],
         "object-src": [NONE],
     }

@@ -29,8 +29,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def idp(settings, live_server, oidc_provider):  # noqa: F811
     oidc_provider.allow_redirect(callback_url(live_server.url))
     use_provider(settings, oidc_provider)
-    # What console/settings.py must do with the configured providers, or the
-    # browser blocks the button's redirect to the provider (form-action).
+    # What console/settings.py does with the providers configured at start-up
+    # (else the browser blocks the redirect to the provider: form-action).
     policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
     policy["DIRECTIVES"]["form-action"] = [
         *policy["DIRECTIVES"]["form-action"],
