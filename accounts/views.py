@@ -21,6 +21,7 @@ from accounts.forms import InviteForm, RoleForm, UserAccessForm, console_permiss
 from accounts.invitations import invite
 from accounts.mfa.policy import mfa_required_for, reset_mfa, user_devices
 from accounts.models import Invitation, Role, User
+from accounts.models.invitations import invitation_event
 from accounts.tables import RoleTable, UserTable, user_state
 from console.querysets import RestrictedQuerySet
 from console.views import generic
@@ -219,7 +220,9 @@ class UserDeactivateView(SensitiveAction, generic.ObjectActionView):
         with transaction.atomic():
             obj.is_active = False
             obj.save(update_fields=["is_active"])
-            Invitation.objects.filter(user=obj).usable().update(revoked=timezone.now())
+            revoked = Invitation.objects.filter(user=obj).usable().update(revoked=timezone.now())
+            if revoked:
+                invitation_event.send(sender=Invitation, user=obj, action="revoked", count=revoked)
         end_all_sessions(obj)
         messages.success(self.request, _("Deactivated %(obj)s.") % {"obj": obj})
         return generic.redirect_to(self.request, obj.get_absolute_url())
@@ -294,6 +297,7 @@ class InvitationAcceptView(View):
             form.save()
             user.is_active = True
             user.save(update_fields=["is_active"])
+            invitation_event.send(sender=Invitation, user=user, action="accepted", count=1)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         # Choosing the password is a password authentication: recorded like a
         # sign-in, so the re-authentication window starts now.

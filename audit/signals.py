@@ -141,6 +141,16 @@ def on_tokens_revoked(sender, user, count=0, **kwargs) -> None:
     record("token.revoke_all", user, detail={"refresh_tokens": count})
 
 
+def on_enrolment_tokens_revoked(sender, gateway, count=0, **kwargs) -> None:
+    record("gateway.enrolment_tokens_revoke", gateway, detail={"tokens": count})
+
+
+def on_invitation_event(sender, user, action, count=1, **kwargs) -> None:
+    # accepted: the invited person chose their password; revoked/replaced:
+    # open links stopped working (deactivation, a new invitation).
+    record(f"invitation.{action}", user, detail={"invitations": count})
+
+
 def connect_signals() -> None:
     from accounts.mfa.events import mfa_event
     from security.signals import allowlist_refused, session_ended
@@ -150,6 +160,11 @@ def connect_signals() -> None:
     user_login_failed.connect(on_login_failed, dispatch_uid="audit.login_failed")
     mfa_event.connect(on_mfa_event, dispatch_uid="audit.mfa")
     session_ended.connect(on_session_ended, dispatch_uid="audit.session_ended")
+    from accounts.models.invitations import invitation_event
+    from gateways.enrolment import enrolment_tokens_revoked
+
+    enrolment_tokens_revoked.connect(on_enrolment_tokens_revoked, dispatch_uid="audit.tokens_rev")
+    invitation_event.connect(on_invitation_event, dispatch_uid="audit.invitation")
     allowlist_refused.connect(on_allowlist_refused, dispatch_uid="audit.allowlist")
     try:
         from axes.signals import user_locked_out

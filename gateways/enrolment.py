@@ -15,12 +15,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from gateways.models import EnrollmentToken, Gateway
 
 TOKEN_PREFIX = "rce_"
 CREDENTIAL_PREFIX = "rcg_"
+
+# Sent after enrolment tokens of a gateway are revoked in bulk (gateway, count).
+enrolment_tokens_revoked = Signal()
 
 
 def digest(secret: str) -> str:
@@ -47,7 +51,11 @@ def revoke_tokens(gateway: Gateway, *, token_id: int | None = None) -> int:
     )
     if token_id is not None:
         tokens = tokens.filter(pk=token_id)
-    return tokens.update(revoked=timezone.now())
+    revoked = tokens.update(revoked=timezone.now())
+    if revoked:
+        # A bulk UPDATE sends no model signal: say what happened (the audit log listens).
+        enrolment_tokens_revoked.send(sender=Gateway, gateway=gateway, count=revoked)
+    return revoked
 
 
 @dataclass

@@ -6,10 +6,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 INVITATION_PREFIX = "rci_"
+
+# Sent when invitations change in bulk or are claimed (UPDATEs send no model
+# signal; the audit log listens): invitation_event(user, action, count).
+invitation_event = Signal()
 
 
 def digest(token: str) -> str:
@@ -65,7 +70,9 @@ class Invitation(models.Model):
         """A new invitation for ``user``; earlier open ones stop working.
         Returns (invitation, token): the token exists only in the email."""
         now = timezone.now()
-        cls.objects.filter(user=user).usable().update(revoked=now)
+        replaced = cls.objects.filter(user=user).usable().update(revoked=now)
+        if replaced:
+            invitation_event.send(sender=cls, user=user, action="replaced", count=replaced)
         token = INVITATION_PREFIX + secrets.token_urlsafe(32)
         invitation = cls.objects.create(
             user=user,
