@@ -349,9 +349,8 @@ def _query(params, drop=(), **changes) -> str:
 
 def filter_query(params) -> str:
     """The filter part of a query string (no cursor, no sort), normalised."""
-    return urlencode(
-        sorted((k, v) for k, values in params.lists() if k not in _PAGE_PARAMS for v in values if v)
-    )
+    pairs = {(k, v) for k, values in params.lists() if k not in _PAGE_PARAMS for v in values if v}
+    return urlencode(sorted(pairs))
 
 
 def _events(user, action: str = "view"):
