@@ -205,3 +205,11 @@ def test_invalid_edit_names_the_object_as_stored(operator_client, db):
     page = response.content.decode()
     assert "Edit Stored name" in page
     assert "Edit New name" not in page
+
+
+def test_filter_and_page_size_forms_ask_the_path_not_the_current_url(operator_client, db):
+    """htmx adds a GET form's fields to its hx-get URL: with hx-get="" (the
+    current URL) every change repeated the query string (q=x&q=x)."""
+    page = operator_client.get("/gateways/?q=edge&status=online").content.decode()
+    assert 'hx-get="/gateways/"' in page
+    assert 'hx-get=""' not in page
