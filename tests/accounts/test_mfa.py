@@ -334,7 +334,7 @@ def test_voluntary_enrolment_uses_the_console_layout(member):
     client = signed_in(member)
     page = client.get(ENROL_URL).content.decode()
     assert 'id="sidenav"' in page
-    assert 'ws-connect="/ws/live/"' in page
+    assert 'ws-connect="/ws/live/' in page  # the console layout, with its live channel
 
 
 def test_second_authenticator_is_refused(member):
