@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 import audit
-from audit.chain import chain_head, record_content, verify_chain
+from audit.chain import HASHED_FIELDS, chain_head, record_content, verify_chain
 from audit.choices import Outcome
 from audit.filtersets import AuditRecordFilterSet
 from audit.models import AuditRecord
@@ -210,28 +210,9 @@ def verify(request):
 
 # --- export --------------------------------------------------------------------------------
 
-EXPORT_FIELDS = (
-    "id",
-    "seq",
-    "time",
-    "actor_type",
-    "actor_id",
-    "actor_name",
-    "actor_user_id",
-    "action",
-    "object_type",
-    "object_id",
-    "object_name",
-    "changes",
-    "detail",
-    "ip",
-    "user_agent",
-    "request_id",
-    "source",
-    "outcome",
-    "prev_hash",
-    "hash",
-)
+# An exported record is everything hashed plus its own hash (the link fields
+# last), so a reader can re-check the chain from the file alone.
+EXPORT_FIELDS = (*(f for f in HASHED_FIELDS if f != "prev_hash"), "prev_hash", "hash")
 
 
 class _Echo:
