@@ -21,6 +21,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -110,9 +111,36 @@ def _child_setup() -> None:
     # without its thread (earlier tests used it): a fresh one, or every
     # database_sync_to_async call of the consumer waits forever.
     SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+    # Celery's pools hold the parent's broker sockets: new ones, never those.
+    from console.celery import app as celery_app
+
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 _inherited: list = []
+
+
+@contextmanager
+def _without_kombu_after_fork():
+    """Fork without kombu's after-fork clean-up. It closes the Celery
+    connections the child inherited, and closing a Redis channel that an
+    earlier test left polling reads a reply the parent already took: the
+    child hung there before daphne started (and the whole run with it)."""
+    import multiprocessing.util as mp_util
+
+    from kombu.resource import _after_fork_cleanup_resource
+
+    registry = mp_util._afterfork_registry
+    kombu_entries = {
+        k: v for k, v in list(registry.items()) if k[2] is _after_fork_cleanup_resource
+    }
+    for key in kombu_entries:
+        registry.pop(key, None)
+    try:
+        yield
+    finally:
+        registry.update(kombu_entries)
 
 
 @pytest.fixture
@@ -129,7 +157,8 @@ def server(transactional_db, settings):
     settings.LIVE_COALESCE_MS = 200
     _reset_layers()
     process = DaphneProcess("localhost", _serve, setup=_child_setup)
-    process.start()
+    with _without_kombu_after_fork():
+        process.start()
     if not process.ready.wait(timeout=30):
         raise RuntimeError("daphne did not start")
     process.url = f"http://localhost:{process.port.value}"
