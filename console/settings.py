@@ -413,8 +413,9 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 # How often the LDAP sync deactivates users who left the directory and updates
-# the groups of those who did not sign in lately (accounts/directory/tasks.py).
-DIRECTORY_SYNC_MINUTES = env_int("DIRECTORY_SYNC_MINUTES", 60, minimum=5)
+# the groups of those who did not sign in lately (accounts/tasks.py, schedule in
+# accounts/schedules.py); 0 turns it off.
+DIRECTORY_SYNC_MINUTES = env_int("DIRECTORY_SYNC_MINUTES", 60, minimum=0)
 
 # --- HTTP security ------------------------------------------------------------
 

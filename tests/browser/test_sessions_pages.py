@@ -67,7 +67,8 @@ def test_your_sessions_sign_out_another_browser(browser, live_server, admin):
         assert "/accounts/login/" in other.url
         # The current session asks before signing out.
         laptop.get_by_role("button", name="Sign out…").click()
-        assert laptop.get_by_role("heading", name="Sign out this session?").is_visible()
+        # expect() waits for the confirmation page (is_visible() would not).
+        expect(laptop.get_by_role("heading", name="Sign out this session?")).to_be_visible()
         laptop.get_by_role("button", name="Sign out").click()
         laptop.wait_for_url("**/accounts/login/**")
     finally:
