@@ -207,6 +207,9 @@ CACHES = {
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
+# The channel layer's Redis (docs/live.md): REDIS_URL unless set, e.g. a Redis of
+# its own so that live traffic never competes with sessions, cache and Celery.
+LIVE_REDIS_URL = env_url("LIVE_REDIS_URL", {"redis", "rediss", "unix"}, REDIS_URL)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -216,7 +219,7 @@ CHANNEL_LAYERS = {
             # (django/channels_redis#422). No timeout, as before redis-py 8: with
             # one, redis-py wraps writes in asyncio.wait_for, which on Python 3.11
             # can swallow a cancellation and leave a closed socket's consumer running.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+            "hosts": [{"address": LIVE_REDIS_URL, "socket_timeout": None}],
             "prefix": f"{_KEY_NAMESPACE}:asgi",
             # Live console (docs/live.md): a tab's channel holds at most 200
             # fragments (a tab that cannot keep up loses the oldest and re-fetches

@@ -15,18 +15,17 @@ redis-server), so stopping it leaves the machine's Redis to everyone else.
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -35,7 +34,6 @@ from gateways.enrolment import enrol, issue_token
 from gateways.models import Gateway
 from tests.browser.conftest import sign_in_by_cookie
 from tests.factories import GatewayFactory, RegionFactory
-from tests.services import require
 
 SCREENSHOTS = Path("/tmp/shots-live")
 
@@ -89,85 +87,79 @@ def _reset_layers() -> None:
     channel_layers.backends.clear()
 
 
-def _serve():
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+class Server:
+    """daphne serving console.asgi in a process of its own (not a fork of the
+    test worker, whose threads — LDAP, OIDC and SAML test servers — a fork
+    would copy half of), on the test database, with the channel layer on a
+    private Redis (LIVE_REDIS_URL) and everything else on the tests' Redis."""
 
-    from console.asgi import application
+    def __init__(self, redis: PrivateRedis) -> None:
+        from django.conf import settings
+        from django.db import connection
 
-    return ASGIStaticFilesHandler(application)
+        self.redis = redis
+        self.port = free_port()
+        self.url = f"http://localhost:{self.port}"
+        database = connection.settings_dict
+        env = {
+            **os.environ,
+            "DATABASE_URL": (
+                f"postgres://{database['USER']}:{database['PASSWORD'] or ''}"
+                f"@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"
+            ),
+            "LIVE_REDIS_URL": redis.url,
+            "SECRET_KEY": settings.SECRET_KEY,  # the test's session cookies
+            "ALLOWED_HOSTS": "localhost",
+            "HTTPS": "0",
+            "DEBUG": "0",
+            "TESTING": "1",
+            "LIVE_COALESCE_MS": "200",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+            + ["console.asgi:application"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("daphne did not start") from None
+                time.sleep(0.1)
 
-
-def _child_setup() -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from asgiref.sync import SyncToAsync
-
-    # The forked server must not use (nor close) the test's connections.
-    _inherited.extend(conn.connection for conn in connections.all(initialized_only=True))
-    for conn in connections.all(initialized_only=True):
-        conn.connection = None
-    _reset_layers()
-    # asgiref's executor for thread-sensitive code came from the test process
-    # without its thread (earlier tests used it): a fresh one, or every
-    # database_sync_to_async call of the consumer waits forever.
-    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
-    # Celery's pools hold the parent's broker sockets: new ones, never those.
-    from console.celery import app as celery_app
-
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-_inherited: list = []
-
-
-@contextmanager
-def _without_kombu_after_fork():
-    """Fork without kombu's after-fork clean-up. It closes the Celery
-    connections the child inherited, and closing a Redis channel that an
-    earlier test left polling reads a reply the parent already took: the
-    child hung there before daphne started (and the whole run with it)."""
-    import multiprocessing.util as mp_util
-
-    from kombu.resource import _after_fork_cleanup_resource
-
-    registry = mp_util._afterfork_registry
-    kombu_entries = {
-        k: v for k, v in list(registry.items()) if k[2] is _after_fork_cleanup_resource
-    }
-    for key in kombu_entries:
-        registry.pop(key, None)
-    try:
-        yield
-    finally:
-        registry.update(kombu_entries)
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
 
 
 @pytest.fixture
 def server(transactional_db, settings):
-    """daphne in a child process, with its channel layer on a private Redis."""
-    from daphne.testing import DaphneProcess
-
-    require(shutil.which("true") is not None, "a POSIX system")
     redis = PrivateRedis()
     redis.start()
+    # The test's own sends (live.reconnect) go to the same layer as the server's.
     layer = dict(settings.CHANNEL_LAYERS["default"])
     layer["CONFIG"] = {**layer["CONFIG"], "hosts": [{"address": redis.url, "socket_timeout": None}]}
     settings.CHANNEL_LAYERS = {"default": layer}
-    settings.LIVE_COALESCE_MS = 200
     _reset_layers()
-    process = DaphneProcess("localhost", _serve, setup=_child_setup)
-    with _without_kombu_after_fork():
-        process.start()
-    if not process.ready.wait(timeout=30):
-        raise RuntimeError("daphne did not start")
-    process.url = f"http://localhost:{process.port.value}"
-    process.redis = redis
     try:
-        yield process
+        server = Server(redis)
+    except BaseException:
+        redis.stop()
+        raise
+    try:
+        yield server
     finally:
-        process.terminate()
-        process.join(timeout=10)
+        server.stop()
         redis.stop()
         _reset_layers()
 
