@@ -16,3 +16,5 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sync_roles, dispatch_uid="accounts.sync_builtin_roles")
+        # Role, scope and deactivation changes close the user's live sockets.
+        from accounts import live  # noqa: F401

@@ -527,8 +527,3 @@ def current_health() -> str | None:
 
 
 atexit.register(lambda: _the_outbox and _the_outbox.flush_at_exit())
-
-# Role, scope and deactivation changes close the user's sockets
-# (accounts/live.py). Imported here because every process loads this module at
-# start-up (security.sessions imports it from SecurityConfig.ready()).
-from accounts import live as _accounts_live  # noqa: E402, F401
