@@ -30,6 +30,7 @@ from gateways.enrolment import enrol, issue_token, rotate_credential
 from gateways.models import FleetConfig, Gateway, GatewayStatusChange, MetricSample
 from security.models import SecurityEvent
 from tests.factories import GatewayFactory, TunnelFactory
+from tests.services import require
 
 pytestmark = pytest.mark.django_db
 
@@ -385,8 +386,8 @@ class TestHeartbeat:
         """The hot path: authenticate, then one statement that updates the
         gateway, keeps the sample, records a status change and reads the
         config version (no transaction round trips)."""
-        if connection.vendor != "postgresql":
-            pytest.skip("the one-statement heartbeat is PostgreSQL's")
+        # The one-statement heartbeat is PostgreSQL's.
+        require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
         if not status_changes:
             agent.post("heartbeat", heartbeat_body(status="degraded", tunnels=[]))
         samples = MetricSample.objects.count()

@@ -32,6 +32,7 @@ from tests.gateways.test_agent_api import (
     gateway_row,
     heartbeat_body,
 )
+from tests.services import require
 
 pytestmark = pytest.mark.django_db
 
@@ -233,8 +234,8 @@ class TestRefusedTokens:
 @pytest.mark.django_db(transaction=True)
 def test_two_threads_enrolling_with_one_token_get_one_credential():
     """A real race on PostgreSQL: two connections claim the same token at once."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite's test database is in memory, one connection per thread.")
+    # SQLite's test database is in memory, one connection per thread.
+    require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
     gateway = GatewayFactory()
     token = issue_token(gateway)
     start = threading.Barrier(2)

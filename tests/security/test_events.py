@@ -17,6 +17,7 @@ from security.views import EVENTS_PAGE_SIZE, decode_cursor, encode_cursor
 from tests.factories import GatewayFactory, RegionFactory, user_with_perms, user_with_role
 from tests.helpers import login_with_second_factor
 from tests.security.test_events_factories import SecurityEventFactory, make_events
+from tests.services import require
 
 pytestmark = pytest.mark.django_db
 
@@ -143,8 +144,8 @@ def test_text_search_over_signature_and_message(world, admin_client):
     }
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plan")
 def test_text_search_can_use_the_gin_index(world):
+    require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL) for its plan")
     from security.filtersets import text_search
 
     ev(world)
@@ -156,8 +157,8 @@ def test_text_search_can_use_the_gin_index(world):
     assert "secevent_fts_idx" in plan
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plan")
 def test_cidr_filter_can_use_the_source_index(world):
+    require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL) for its plan")
     from security.filtersets import address_condition
 
     queryset = SecurityEvent.objects.filter(address_condition("src_ip", "198.51.100.0/24"))
