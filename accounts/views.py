@@ -68,21 +68,21 @@ class UserListView(generic.ObjectListView):
 
 
 class UserDetailView(generic.ObjectDetailView):
-    queryset = _users.prefetch_related("groups__role", "regions", "invitations")
+    queryset = _users.prefetch_related("groups__role__regions", "regions", "invitations")
     template_name = "accounts/user_detail.html"
     parent_crumbs = SETTINGS
 
     def get_extra_context(self, obj):
         label, colour = user_state(obj)
-        roles = [g.role if hasattr(g, "role") else None for g in obj.groups.all()]
-        devices = user_devices(obj)
+        roles = [(group, getattr(group, "role", None)) for group in obj.groups.all()]
         return {
-            "mfa_devices": devices,
+            "mfa_devices": user_devices(obj),
             "mfa_required": mfa_required_for(obj),
             "state_label": label,
             "state_colour": colour,
-            "roles": [(g, getattr(g, "role", None)) for g in obj.groups.all()],
-            "scoped_roles": [r for r in roles if r is not None and r.regions.exists()],
+            "roles": roles,
+            # From the prefetch: no query per role.
+            "scoped_roles": [role for _, role in roles if role and role.regions.all()],
             "open_invitation": next(
                 (i for i in obj.invitations.all() if i.accepted is None and i.revoked is None),
                 None,
