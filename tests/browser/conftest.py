@@ -17,6 +17,15 @@ from tests.services import CHROMIUM_ARGS, chromium_path, require
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
+# expect() waits 5 s by default; on a loaded 2-core machine (CI runs the
+# suite on two workers) a page can take longer: as long as actions wait.
+try:
+    from playwright.sync_api import expect as _expect
+except ImportError:  # pragma: no cover - Playwright is a test dependency
+    pass
+else:
+    _expect.set_options(timeout=10_000)
+
 PASSWORD = "correct-horse-battery-staple"
 
 
