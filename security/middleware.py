@@ -87,10 +87,19 @@ class IPAllowlistMiddleware:
         return response
 
 
+def is_background_refresh(request) -> bool:
+    """A request the page makes by itself, not the person: the live console's
+    re-fetches and polling (static/console/console.js sends ``X-Live-Refresh: 1``,
+    docs/live.md). It is checked against the timeouts like any other, but is no
+    activity: a tab left open that only polls still reaches the idle timeout."""
+    return request.headers.get("X-Live-Refresh") == "1"
+
+
 class SessionSecurityMiddleware:
     """Apply the session policy to signed-in sessions: sign out after the idle
     timeout or the absolute lifetime, and sessions that were revoked. Activity
-    is written at most once a minute (``ACTIVITY_RESOLUTION``)."""
+    is written at most once a minute (``ACTIVITY_RESOLUTION``); the live
+    console's background re-fetches are not activity."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -129,7 +138,7 @@ class SessionSecurityMiddleware:
                 _("You were signed out after %(minutes)d minutes without activity.")
                 % {"minutes": policy.idle_timeout_minutes},
             )
-        if now - seen_at >= tracking.ACTIVITY_RESOLUTION:
+        if now - seen_at >= tracking.ACTIVITY_RESOLUTION and not is_background_refresh(request):
             updated = UserSession.objects.filter(uuid=record_id).update(last_active=timezone.now())
             if not updated:
                 return self.end(request, _("This session was signed out. Please sign in again."))
