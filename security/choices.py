@@ -43,3 +43,72 @@ ALLOWLIST_SCOPE_STYLE = {
     AllowlistScope.CONSOLE: StatusStyle("muted", "monitor"),
     AllowlistScope.API: StatusStyle("muted", "braces"),
 }
+
+
+SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+def max_severity(*values: str) -> str:
+    """The highest of ``values`` (blanks ignored); info when none."""
+    ranked = [value for value in values if value in SEVERITY_RANK]
+    return max(ranked, key=SEVERITY_RANK.__getitem__) if ranked else Severity.INFO
+
+
+class IncidentStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    INVESTIGATING = "investigating", _("Investigating")
+    RESOLVED = "resolved", _("Resolved")
+    FALSE_POSITIVE = "false_positive", _("False positive")
+
+
+# Statuses in which an incident still takes new events of its key.
+ACTIVE_INCIDENT_STATUSES = (IncidentStatus.OPEN, IncidentStatus.INVESTIGATING)
+
+INCIDENT_STATUS_STYLE = {
+    IncidentStatus.OPEN: StatusStyle("danger", "circle-alert"),
+    IncidentStatus.INVESTIGATING: StatusStyle("warn", "search"),
+    IncidentStatus.RESOLVED: StatusStyle("ok", "circle-check"),
+    IncidentStatus.FALSE_POSITIVE: StatusStyle("muted", "circle-slash"),
+}
+
+
+class ActivityKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    EVENTS_ADDED = "events_added", _("Events added")
+    ESCALATED = "escalated", _("Escalated")
+    STATUS = "status", _("Status changed")
+    ASSIGNEE = "assignee", _("Assignee changed")
+    NOTE = "note", _("Note")
+    CONTAINMENT = "containment", _("Containment")
+    CONTAINMENT_LIFTED = "containment_lifted", _("Containment lifted")
+
+
+ACTIVITY_STYLE = {
+    ActivityKind.CREATED: StatusStyle("danger", "siren"),
+    ActivityKind.EVENTS_ADDED: StatusStyle("info", "list-plus"),
+    ActivityKind.ESCALATED: StatusStyle("danger", "trending-up"),
+    ActivityKind.STATUS: StatusStyle("info", "flag"),
+    ActivityKind.ASSIGNEE: StatusStyle("info", "user"),
+    ActivityKind.NOTE: StatusStyle("muted", "message-square"),
+    ActivityKind.CONTAINMENT: StatusStyle("warn", "shield-ban"),
+    ActivityKind.CONTAINMENT_LIFTED: StatusStyle("ok", "shield-check"),
+}
+
+
+class RuleKind(models.TextChoices):
+    DISTRIBUTED_SCAN = "distributed_scan", _("Distributed scan")
+    BRUTE_FORCE = "brute_force", _("Brute force")
+    ANOMALY = "anomaly", _("Anomaly (burst above baseline)")
+
+
+RULE_KIND_STYLE = {
+    RuleKind.DISTRIBUTED_SCAN: StatusStyle("warn", "radar"),
+    RuleKind.BRUTE_FORCE: StatusStyle("danger", "key-round"),
+    RuleKind.ANOMALY: StatusStyle("info", "activity"),
+}

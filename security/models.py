@@ -13,10 +13,17 @@ from django.utils.translation import gettext_lazy as _
 from console.choices import UNKNOWN_STYLE, StatusStyle
 from console.querysets import RestrictedQuerySet
 from security.choices import (
+    ACTIVE_INCIDENT_STATUSES,
+    ACTIVITY_STYLE,
     ALLOWLIST_SCOPE_STYLE,
+    INCIDENT_STATUS_STYLE,
+    RULE_KIND_STYLE,
     SEVERITY_STYLE,
+    ActivityKind,
     AllowlistScope,
     Category,
+    IncidentStatus,
+    RuleKind,
     Severity,
 )
 
@@ -57,6 +64,17 @@ class SecurityEvent(models.Model):
         related_name="+",
         verbose_name=_("acknowledged by"),
     )
+    # The incident correlation linked the event to (security.correlation): set
+    # once, never moved to another incident. Indexed with the time below.
+    incident = models.ForeignKey(
+        "security.Incident",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="events",
+        verbose_name=_("incident"),
+    )
 
     objects = RestrictedQuerySet.as_manager()
     scope_lookups = ("gateway__region",)
@@ -77,6 +95,13 @@ class SecurityEvent(models.Model):
             # column is ``inet`` and ``dst_ip <<= net`` is a range scan of this
             # btree, as for src_ip above).
             models.Index(fields=["dst_ip", "-occurred_at"], name="secevent_dst_time_idx"),
+            # An incident's events, newest first (incident page, events list
+            # filtered by incident). Partial: most events belong to none.
+            models.Index(
+                fields=["incident", "-occurred_at", "-id"],
+                name="secevent_incident_time_idx",
+                condition=models.Q(incident__isnull=False),
+            ),
             # "Unacknowledged only", newest first: the triage view. Partial, so
             # it holds only what still needs a look.
             models.Index(
@@ -330,3 +355,265 @@ class AllowlistEntry(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires is not None and self.expires <= timezone.now()
+
+
+class CorrelationRule(models.Model):
+    """A rule that groups arriving events into incidents (security.correlation).
+
+    Built-in rules (one per kind) are made by a data migration; admins tune
+    them on Settings → Correlation rules. ``threshold`` means, by kind: the
+    number of distinct gateways one source must reach (distributed scan), the
+    number of authentication failures against one gateway from one source
+    (brute force), or the z-score above the gateway's usual rate (anomaly).
+    """
+
+    uuid = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=RuleKind.choices)
+    description = models.TextField(_("description"), blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    window_seconds = models.PositiveIntegerField(
+        _("window (seconds)"),
+        default=300,
+        validators=[MinValueValidator(60), MaxValueValidator(24 * 3600)],
+        help_text=_("Events are counted over this sliding window."),
+    )
+    threshold = models.FloatField(
+        _("threshold"),
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text=_(
+            "Distributed scan: distinct gateways. Brute force: failures. "
+            "Anomaly: standard deviations above the gateway's usual rate."
+        ),
+    )
+    min_events = models.PositiveIntegerField(
+        _("minimum events"),
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text=_(
+            "Anomaly only: a window with fewer events never fires, however quiet "
+            "the gateway usually is."
+        ),
+    )
+    min_severity = models.CharField(
+        _("minimum event severity"),
+        max_length=10,
+        choices=Severity.choices,
+        default=Severity.INFO,
+        help_text=_("Events below this severity are not counted."),
+    )
+    severity_raise = models.CharField(
+        _("incident severity at least"),
+        max_length=10,
+        choices=Severity.choices,
+        blank=True,
+        help_text=_(
+            "The incident takes the highest severity of its events, and at least this one."
+        ),
+    )
+    cooldown_seconds = models.PositiveIntegerField(
+        _("extend for (seconds)"),
+        default=3600,
+        validators=[MinValueValidator(60), MaxValueValidator(7 * 24 * 3600)],
+        help_text=_(
+            "New matching events join the open incident while its last event is "
+            "younger than this; later ones open a new incident."
+        ),
+    )
+    builtin = models.BooleanField(_("built in"), default=False, editable=False)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        verbose_name = _("correlation rule")
+        verbose_name_plural = _("correlation rules")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("security:correlationrule_edit", kwargs={"uuid": self.uuid})
+
+    @property
+    def kind_style(self) -> StatusStyle:
+        return RULE_KIND_STYLE.get(self.kind, UNKNOWN_STYLE)
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(seconds=self.window_seconds)
+
+    @property
+    def cooldown(self) -> timedelta:
+        return timedelta(seconds=self.cooldown_seconds)
+
+
+class IncidentQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view") -> IncidentQuerySet:
+        """An incident reaches its regions through its gateways (many): it is
+        seen when any of them is in the user's scope and changed only when all
+        of them are. Subqueries, so an incident is never repeated by the join."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        perm = f"security.{action}_incident"
+        if not user.has_perm(perm):
+            return self.none()
+        from accounts.scope import regions_for
+
+        regions = regions_for(user, perm)
+        if regions is None:
+            return self
+        if not regions:
+            return self.none()
+        links = Incident.gateways.through.objects
+        inside = links.filter(gateway__region__in=regions).values("incident_id")
+        if action == "view":
+            return self.filter(pk__in=inside)
+        outside = links.exclude(gateway__region__in=regions).values("incident_id")
+        return self.filter(pk__in=inside).exclude(pk__in=outside)
+
+    def active(self):
+        return self.filter(status__in=ACTIVE_INCIDENT_STATUSES)
+
+
+class Incident(models.Model):
+    """What happened, as correlation grouped it: events of one rule and one
+    key (a source, a gateway, a gateway and a source) close together in time.
+
+    ``key`` finds the incident to extend: while an incident of that key is
+    open or being investigated and its last event is younger than the rule's
+    cooldown, new matching events join it.
+    """
+
+    uuid = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    title = models.CharField(_("title"), max_length=255)
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    status = models.CharField(
+        _("status"), max_length=20, choices=IncidentStatus.choices, default=IncidentStatus.OPEN
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_incidents",
+        verbose_name=_("assignee"),
+    )
+    rule = models.ForeignKey(
+        CorrelationRule,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="incidents",
+        verbose_name=_("rule"),
+    )
+    key = models.CharField(_("correlation key"), max_length=255, editable=False)
+    # The attacking source when the rule groups by one (scan, brute force):
+    # what containment blocks.
+    src_ip = models.GenericIPAddressField(_("source IP"), null=True, blank=True)
+    summary = models.TextField(_("summary"), blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+    event_count = models.PositiveIntegerField(_("events"), default=0)
+    gateways = models.ManyToManyField(
+        "gateways.Gateway",
+        related_name="incidents",
+        blank=True,
+        verbose_name=_("affected gateways"),
+    )
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = IncidentQuerySet.as_manager()
+    # Documentation and live subscriptions; restrict() above handles the M2M.
+    scope_lookups = ("gateways__region",)
+
+    class Meta:
+        ordering = ["-last_seen", "-id"]
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        # Correlation creates incidents; nobody adds one by hand.
+        default_permissions = ("view", "change", "delete")
+        indexes = [
+            models.Index(fields=["-last_seen", "-id"], name="incident_last_seen_idx"),
+            models.Index(fields=["key", "-last_seen"], name="incident_key_idx"),
+            models.Index(fields=["status", "-last_seen"], name="incident_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("security:incident_detail", kwargs={"uuid": self.uuid})
+
+    @property
+    def severity_style(self) -> StatusStyle:
+        return SEVERITY_STYLE.get(self.severity, UNKNOWN_STYLE)
+
+    @property
+    def status_style(self) -> StatusStyle:
+        return INCIDENT_STATUS_STYLE.get(self.status, UNKNOWN_STYLE)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_INCIDENT_STATUSES
+
+
+class IncidentActivity(models.Model):
+    """One entry of an incident's timeline: made by correlation (created,
+    events added, escalated), by people (status, assignee, note) and by
+    containment (containment, containment lifted). Append-only."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="activities", verbose_name=_("incident")
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=ActivityKind.choices)
+    text = models.TextField(_("text"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("incident activity")
+        verbose_name_plural = _("incident activities")
+        # Rights follow the incident: the views check the incident's.
+        default_permissions = ()
+        indexes = [models.Index(fields=["incident", "-at", "-id"], name="incactivity_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.text[:60]}"
+
+    @property
+    def style(self) -> StatusStyle:
+        return ACTIVITY_STYLE.get(self.kind, UNKNOWN_STYLE)
+
+
+class GatewayEventRate(models.Model):
+    """Events stored per gateway per minute, counted as batches arrive: the
+    anomaly rule's baseline (a rolling mean and deviation over these rows)
+    without counting the big events table. Old rows are removed by a task."""
+
+    gateway = models.ForeignKey(
+        "gateways.Gateway", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    minute = models.DateTimeField(_("minute"))
+    count = models.PositiveIntegerField(_("events"), default=0)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "minute"], name="gweventrate_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway_id} {self.minute:%Y-%m-%d %H:%M}: {self.count}"
