@@ -216,6 +216,36 @@ def publish(topic: str, pks: Iterable[int], level: int = FULL) -> None:
     transaction.on_commit(lambda: _outbox().add(topic, pks, level))
 
 
+def rows_hint(topic: str) -> str:
+    """Tells list pages of ``topic`` that rows were added or removed: they
+    re-fetch their table (where a new row goes depends on the tab's sort,
+    filter and page). Counters over the topic re-fetch as with any hint."""
+    return f'<meta data-live-hint="{topic}" data-live-rows>'
+
+
+def publish_rows_changed(
+    topic: str,
+    regions: Iterable[int],
+    removed: tuple[str, object] | None = None,
+    everyone: bool = True,
+) -> None:
+    """After commit: an object of ``topic`` in ``regions`` was created or
+    deleted (``removed``: its model name and uuid, whose row, on pages that
+    show it, goes at once). Only tabs that may see one of the regions get it,
+    and tabs of users not limited to regions unless ``everyone`` is false (an
+    object that moved out of ``regions`` but not out of their sight)."""
+    regions = frozenset(pk for pk in regions if pk is not None)
+    html = ""
+    if removed is not None:
+        model_name, uuid = removed
+        html = f'<tr id="row-{model_name}-{uuid}" hx-swap-oob="delete"></tr>'
+    html += rows_hint(topic)
+    groups = [region_group(topic, None)] if everyone else []
+    groups += [region_group(topic, pk) for pk in sorted(regions)]
+    push = Push(f"{topic}:rows", html, groups, regions, topic)
+    transaction.on_commit(lambda: _outbox().add_push(push))
+
+
 def send_to_user(user_id: int, html: str) -> None:
     """Send a fragment to every open tab of one user (after commit)."""
     transaction.on_commit(

@@ -6,6 +6,12 @@
 - On its **detail page**: the status badge, the gateway card, current metrics
   (every heartbeat, coalesced, only while someone has the page open) and, when
   the status changed, the status history.
+- Edits through the UI, the API or Django admin (``post_save`` /
+  ``post_delete``, connected from ``GatewaysConfig.ready``): an edited
+  gateway's or region's row and page; a created or deleted one makes list
+  pages re-fetch their table, and a deleted one's row goes at once. A region's
+  row shows its gateway count, and a gateway's row its region's name: each
+  follows the other.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from console import live
-from gateways.models import Gateway
+from gateways.models import Gateway, Region
 
 TOPIC = Gateway._meta.label_lower
+REGION_TOPIC = Region._meta.label_lower
 
 
 def publish_gateways(pks: Iterable[int]) -> None:
@@ -85,4 +92,87 @@ class GatewayTopic(live.Topic):
         return "".join(render_to_string(name, context) for name in parts)
 
 
+class RegionTopic(live.Topic):
+    model = Region
+
+    def load(self, pks):
+        from django.db.models import Count
+
+        # As the region list counts them (gateways/views.py): for everyone alike.
+        return list(
+            Region.objects.filter(pk__in=list(pks)).annotate(gateway_count=Count("gateways"))
+        )
+
+    def regions_of(self, obj) -> frozenset[int]:
+        return frozenset({obj.pk})
+
+    def list_html(self, obj) -> str:
+        from gateways.tables import RegionTable
+
+        return live.render_row(RegionTable, obj)
+
+
 live.register(GatewayTopic())
+live.register(RegionTopic())
+
+
+# --- Edits (UI, API, admin) ------------------------------------------------------
+
+
+def gateway_saved(sender, instance: Gateway, created: bool, raw: bool = False, **kwargs) -> None:
+    """Heartbeats and the offline task write with ``update()`` and publish
+    themselves: this sees edits, enrolment and credential changes."""
+    if raw:  # loaddata
+        return
+    if created:
+        live.publish_rows_changed(TOPIC, [instance.region_id])
+    else:
+        publish_gateways([instance.pk])
+        previous = getattr(instance, "_live_region_id", instance.region_id)
+        if previous == instance.region_id:
+            return
+        # Moved to another region: tabs of the old region's users lose the row.
+        live.publish_rows_changed(
+            TOPIC, [previous], removed=("gateway", instance.uuid), everyone=False
+        )
+        live.publish_rows_changed(TOPIC, [instance.region_id], everyone=False)
+        live.publish(REGION_TOPIC, [previous])
+        instance._live_region_id = instance.region_id
+    live.publish(REGION_TOPIC, [instance.region_id])
+
+
+def gateway_loaded(sender, instance: Gateway, **kwargs) -> None:
+    # The region as loaded: a save that moves the gateway tells the old one.
+    instance._live_region_id = instance.__dict__.get("region_id")
+
+
+def gateway_deleted(sender, instance: Gateway, **kwargs) -> None:
+    live.publish_rows_changed(TOPIC, [instance.region_id], removed=("gateway", instance.uuid))
+    live.publish(REGION_TOPIC, [instance.region_id])
+
+
+def region_saved(sender, instance: Region, created: bool, raw: bool = False, **kwargs) -> None:
+    if raw:
+        return
+    if created:
+        live.publish_rows_changed(REGION_TOPIC, [instance.pk])
+        return
+    live.publish(REGION_TOPIC, [instance.pk])
+    # Its gateways' rows name it.
+    publish_gateways(Gateway.objects.filter(region=instance).values_list("pk", flat=True))
+
+
+def region_deleted(sender, instance: Region, **kwargs) -> None:
+    live.publish_rows_changed(REGION_TOPIC, [instance.pk], removed=("region", instance.uuid))
+
+
+def connect_receivers() -> None:
+    """Called from ``GatewaysConfig.ready``: every edit publishes, whichever
+    way it came (the views, the REST API, Django admin), in one place."""
+    from django.db.models.signals import post_delete, post_init, post_save
+
+    post_init.connect(gateway_loaded, sender=Gateway, dispatch_uid="gateways.live.loaded")
+    post_save.connect(gateway_saved, sender=Gateway, dispatch_uid="gateways.live.saved")
+    post_delete.connect(gateway_deleted, sender=Gateway, dispatch_uid="gateways.live.deleted")
+    post_save.connect(region_saved, sender=Region, dispatch_uid="gateways.live.region_saved")
+    post_delete.connect(region_deleted, sender=Region, dispatch_uid="gateways.live.region_deleted")

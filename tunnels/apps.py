@@ -20,8 +20,10 @@ class TunnelsConfig(AppConfig):
             record_tunnel_reports,
             tunnel_config,
         )
+        from tunnels.live import connect_receivers
         from tunnels.models import Tunnel
 
+        connect_receivers()  # edits publish to live pages (tunnels/live.py)
         register_config_section("tunnels", tunnel_config)
         register_heartbeat_hook(record_tunnel_reports)
         register_offline_hook(forget_state_of_offline_gateways)

@@ -5,6 +5,10 @@
 - On its **detail page**: the state badge and the live-state card (latency and
   byte counters move with every heartbeat: coalesced, and only while someone
   has the page open).
+- Edits through the UI, the API or Django admin (``post_save`` /
+  ``post_delete``, connected from ``TunnelsConfig.ready``): an edited tunnel's
+  row and page; a created or deleted one makes the list pages of the regions
+  of its ends re-fetch their table, and a deleted one's row goes at once.
 """
 
 from __future__ import annotations
@@ -78,3 +82,63 @@ class TunnelsOfGatewaysTopic(TunnelTopic):
 
 _tunnels = live.register(TunnelTopic())
 live.register(TunnelsOfGatewaysTopic())
+
+
+# --- Edits (UI, API, admin) ------------------------------------------------------
+
+
+def _regions_of_gateways(gateway_pks) -> list[int]:
+    from gateways.models import Gateway
+
+    ends = [pk for pk in gateway_pks if pk is not None]
+    return list(Gateway.objects.filter(pk__in=ends).values_list("region_id", flat=True))
+
+
+def _regions_of_ends(tunnel: Tunnel) -> list[int]:
+    return _regions_of_gateways((tunnel.gateway_a_id, tunnel.gateway_b_id))
+
+
+def tunnel_saved(sender, instance: Tunnel, created: bool, raw: bool = False, **kwargs) -> None:
+    """Heartbeats write tunnel state with ``bulk_update`` (no signal) and
+    publish themselves: this sees edits."""
+    if raw:
+        return
+    if created:
+        live.publish_rows_changed(TOPIC, _regions_of_ends(instance))
+        return
+    publish_tunnels([instance.pk])
+    previous = getattr(instance, "_live_ends", None)
+    ends = (instance.gateway_a_id, instance.gateway_b_id)
+    if previous is not None and previous != ends:
+        # Its ends moved: the regions it left lose the row, the new ones re-fetch.
+        regions = _regions_of_ends(instance)
+        left = set(_regions_of_gateways(previous)) - set(regions)
+        if left:
+            removed = ("tunnel", instance.uuid)
+            live.publish_rows_changed(TOPIC, left, removed=removed, everyone=False)
+        live.publish_rows_changed(TOPIC, regions, everyone=False)
+    instance._live_ends = ends
+
+
+def tunnel_loaded(sender, instance: Tunnel, **kwargs) -> None:
+    instance._live_ends = (
+        instance.__dict__.get("gateway_a_id"),
+        instance.__dict__.get("gateway_b_id"),
+    )
+
+
+def tunnel_deleted(sender, instance: Tunnel, **kwargs) -> None:
+    # post_delete of a tunnel runs before its gateways' (a gateway deleted
+    # with its tunnels): their regions are still there to read.
+    regions = _regions_of_ends(instance)
+    live.publish_rows_changed(TOPIC, regions, removed=("tunnel", instance.uuid))
+
+
+def connect_receivers() -> None:
+    """Called from ``TunnelsConfig.ready``: every edit publishes, whichever way
+    it came (the views, the REST API, Django admin), in one place."""
+    from django.db.models.signals import post_delete, post_init, post_save
+
+    post_init.connect(tunnel_loaded, sender=Tunnel, dispatch_uid="tunnels.live.loaded")
+    post_save.connect(tunnel_saved, sender=Tunnel, dispatch_uid="tunnels.live.saved")
+    post_delete.connect(tunnel_deleted, sender=Tunnel, dispatch_uid="tunnels.live.deleted")
