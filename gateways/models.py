@@ -96,6 +96,9 @@ class Gateway(models.Model):
         default=True,
         help_text=_("A disabled gateway's agent calls are refused (403)."),
     )
+    # Set and cleared by containment (security.containment): while set, the
+    # Containment policy tells this gateway to drop all but management traffic.
+    quarantined = models.BooleanField(_("quarantined"), default=False, editable=False)
     # SHA-256 of the agent credential; the credential itself is shown once.
     # NULL, not "", when there is none: many gateways may lack one under UNIQUE.
     credential_hash = models.CharField(  # noqa: DJ001

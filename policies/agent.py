@@ -18,9 +18,14 @@ from policies.snapshot import ordered_policies, rule_spec
 
 
 def applies_to(rule: dict, gateway_id: str, region_id: str | None) -> bool:
-    """A rule is sent to a gateway unless its sources are only regions and
-    gateways, none of them this gateway or its region (it could never match
-    there). CIDR and user-group sources can match at any gateway."""
+    """A rule is sent to a gateway unless it is enforced only in other
+    regions (``enforced_in``: a containment block of one region), or its
+    sources are only regions and gateways, none of them this gateway or its
+    region (it could never match there). CIDR and user-group sources can
+    match at any gateway."""
+    enforced = {str(r["id"]) for r in rule.get("enforced_in", [])}
+    if enforced and (region_id is None or region_id not in enforced):
+        return False  # held only at the gateways of other regions
     sources = rule.get("sources", {})
     if sources.get("cidrs") or sources.get("groups"):
         return True

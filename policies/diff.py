@@ -46,7 +46,10 @@ def describe_sources(rule: dict) -> list[str]:
         parts.append(_("groups: %(v)s") % {"v": ", ".join(_refs(sources["groups"]))})
     if sources.get("cidrs"):
         parts.append(", ".join(sources["cidrs"]))
-    return parts or [_("any source")]
+    parts = parts or [_("any source")]
+    if rule.get("enforced_in"):
+        parts.append(_("only at gateways in: %(v)s") % {"v": ", ".join(_refs(rule["enforced_in"]))})
+    return parts
 
 
 def describe_destinations(rule: dict) -> list[str]:

@@ -203,6 +203,10 @@ class RuleSpec:
     ports: tuple[tuple[int, int], ...] = ()
     schedule: Schedule | None = None
     expires: datetime | None = None
+    # Where the rule is enforced: only at gateways of these regions (empty:
+    # every gateway). Unlike ``src_regions`` this narrows the match (AND), so
+    # a containment block of a CIDR can hold in one region only.
+    enforced_regions: frozenset[str] = frozenset()
     # Display names of referenced objects (id -> name), for explanations.
     names: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
@@ -228,6 +232,7 @@ class RuleSpec:
             and self.ports == other.ports
             and self.schedule == other.schedule
             and self.expires == other.expires
+            and self.enforced_regions == other.enforced_regions
         )
 
 
@@ -292,6 +297,8 @@ def mismatches(rule: RuleSpec, packet: Packet) -> tuple[str, ...]:
         reasons.append(f"it expired at {rule.expires:%Y-%m-%d %H:%M %Z}")
     if rule.schedule is not None and moment is not None and not rule.schedule.active(moment):
         reasons.append(f"outside its schedule ({rule.schedule.describe()})")
+    if rule.enforced_regions and packet.src_region not in rule.enforced_regions:
+        reasons.append(f"it is enforced only in regions {_names(rule, rule.enforced_regions)}")
     if not rule.any_source and not (
         (packet.src_region is not None and packet.src_region in rule.src_regions)
         or (packet.src_gateway is not None and packet.src_gateway in rule.src_gateways)
@@ -405,6 +412,11 @@ def covers(
     if earlier.schedule is not None and earlier.schedule != later.schedule:
         return False
     if now is not None and earlier.expires is not None and earlier.expires <= now:
+        return False
+    # Place: a rule enforced in some regions covers only rules held there too.
+    if earlier.enforced_regions and not (
+        later.enforced_regions and later.enforced_regions <= earlier.enforced_regions
+    ):
         return False
     # Sources: each of the later rule's criteria inside the earlier's.
     if not earlier.any_source:

@@ -23,6 +23,12 @@ from console.choices import UNKNOWN_STYLE, StatusStyle
 from console.querysets import RestrictedQuerySet
 from policies.choices import RULE_ACTION_STYLE, RuleAction, RuleProtocol
 
+# The "Containment" policy (security.containment): one reserved id, so that
+# evaluation puts it before every other policy whatever its name and
+# priority, and pages and the API know it is not edited by hand.
+CONTAINMENT_POLICY_UUID = uuid.UUID("00000000-0000-4000-8000-00000000c0de")
+CONTAINMENT_POLICY_ID = str(CONTAINMENT_POLICY_UUID)
+
 
 class PolicyCategory(models.Model):
     """A heading admins group policies under (baseline, compliance, …)."""
@@ -100,6 +106,12 @@ class Policy(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("policies:policy_detail", kwargs={"uuid": self.uuid})
 
+    @property
+    def is_containment(self) -> bool:
+        """The Containment policy: changed only by containment actions
+        (published at once), never deleted or edited by hand."""
+        return self.uuid == CONTAINMENT_POLICY_UUID
+
 
 def reference_list_validator(value) -> None:
     if not isinstance(value, list) or not all(
@@ -170,6 +182,15 @@ class Rule(models.Model):
         help_text=_("After this moment the rule no longer matches."),
     )
     comment = models.TextField(_("comment"), blank=True)
+    # Only at gateways of these regions (empty: everywhere). Set by
+    # containment (a block in one region); the rule form does not offer it.
+    enforced_regions = models.JSONField(
+        _("enforced in regions"),
+        default=list,
+        blank=True,
+        validators=[reference_list_validator],
+        help_text=_("Only at the gateways of these regions. Empty: at every gateway."),
+    )
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
 

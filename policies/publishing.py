@@ -8,15 +8,27 @@ also serialises concurrent publications.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import audit
 from gateways.agent.ingest import bump_config_version, current_config_version
-from policies.models import PolicyRevision
+from gateways.models import FleetConfig
+from policies.models import CONTAINMENT_POLICY_UUID, Policy, PolicyRevision
 from policies.signals import revision_published
-from policies.snapshot import export_draft, import_snapshot, same_set
+from policies.snapshot import (
+    empty_snapshot,
+    export_draft,
+    import_snapshot,
+    policy_order_key,
+    policy_to_dict,
+    same_set,
+)
 from policies.validation import Report, validate
 
 
@@ -43,6 +55,14 @@ def draft_status() -> dict:
 
 
 def publish(user, message: str, confirm_warnings: bool = False, request=None) -> PolicyRevision:
+    with transaction.atomic():
+        # Read the draft under the publication lock: a containment change
+        # committed meanwhile is then in it, never overwritten by an older read.
+        lock_publication()
+        return _publish_draft(user, message, confirm_warnings, request)
+
+
+def _publish_draft(user, message: str, confirm_warnings: bool, request) -> PolicyRevision:
     draft = export_draft()
     current = PolicyRevision.current()
     if current is not None and same_set(draft, current.snapshot):
@@ -75,9 +95,12 @@ def rollback(user, revision: PolicyRevision, message: str = "", request=None) ->
     """Publish ``revision``'s set again as a new revision, and make it the
     draft (unpublished draft changes are discarded)."""
     with transaction.atomic():
+        lock_publication()
         import_snapshot(revision.snapshot, recorded=False)
+        # Blocks and quarantines in force stay in force (and lifted ones do
+        # not come back): the Containment policy is today's, not the old one.
         return record_revision(
-            revision.snapshot,
+            with_containment(revision.snapshot),
             user,
             message or _("Rollback to revision %(n)d") % {"n": revision.number},
             rolled_back_from=revision,
@@ -135,3 +158,78 @@ def record_revision(
             )
         )
     return revision
+
+
+# --- Containment: one change published at once ---------------------------------
+
+CONTAINMENT_POLICY_NAME = "Containment"
+
+
+def containment_policy() -> Policy:
+    """The Containment policy of the draft, created on first use."""
+    policy, _created = Policy.objects.get_or_create(
+        uuid=CONTAINMENT_POLICY_UUID,
+        defaults={
+            "name": CONTAINMENT_POLICY_NAME,
+            "priority": 0,
+            "enabled": True,
+            "description": _(
+                "Blocks and gateway quarantines made by containment actions "
+                "(Security → Containment). Evaluated before every other policy; "
+                "changed only by containment, which publishes each change at once."
+            ),
+        },
+    )
+    return policy
+
+
+def with_containment(snapshot: dict | None) -> dict:
+    """``snapshot`` with its Containment policy replaced by the draft's one.
+
+    Containment publishes every change of that policy at once, so the
+    draft's Containment policy always is the published one: taking it from
+    the draft adds exactly the containment change and nothing else."""
+    data = copy.deepcopy(snapshot or empty_snapshot())
+    policies = [p for p in data.get("policies", []) if p["id"] != str(CONTAINMENT_POLICY_UUID)]
+    containment = (
+        Policy.objects.filter(uuid=CONTAINMENT_POLICY_UUID)
+        .select_related("category")
+        .prefetch_related("tags")
+        .first()
+    )
+    if containment is not None:
+        rules = list(containment.rules.order_by("position", "pk"))
+        policies.append(policy_to_dict(containment, rules))
+    data["policies"] = sorted(policies, key=policy_order_key)
+    return data
+
+
+def lock_publication() -> None:
+    """Take the fleet configuration row's lock until commit: the same lock
+    publishing holds, so a containment change and a publication never read
+    the same "latest revision" and overwrite each other."""
+    FleetConfig.objects.get_or_create(pk=1)
+    list(FleetConfig.objects.select_for_update().filter(pk=1).values_list("pk", flat=True))
+
+
+def publish_containment(
+    user, change: Callable[[Policy], bool], message: str, request=None
+) -> PolicyRevision | None:
+    """Apply ``change`` to the Containment policy and publish it as one new
+    revision: the latest published set with only the Containment policy
+    replaced. Draft changes of other policies stay unpublished drafts.
+
+    ``change(policy)`` edits the policy's rules in the draft (create or
+    delete ``Rule`` rows); it runs inside the transaction, after the lock,
+    and returns False when it found nothing to change: then nothing is
+    published (None). An exception it raises undoes everything.
+    """
+    with transaction.atomic():
+        lock_publication()
+        policy = containment_policy()
+        if not change(policy):
+            return None
+        Policy.objects.filter(pk=policy.pk).update(updated=timezone.now())
+        current = PolicyRevision.current()
+        snapshot = with_containment(current.snapshot if current is not None else None)
+        return record_revision(snapshot, user, message, request=request)

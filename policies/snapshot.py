@@ -19,9 +19,15 @@ Format ``rustronaut-policies/1``::
                               "schedule": null | {"days": [0, 1], "start": "08:00",
                                                   "end": "18:00", "timezone": "UTC"},
                               "expires": null | "2026-12-31T23:00:00+00:00",
-                              "comment": "..."}]}]}
+                              "comment": "...",
+                              "enforced_in": [{"id": "<uuid>", "name": "..."}]}]}]}
 
-Policies are listed in evaluation order (priority, then name), rules in
+``enforced_in`` (only present when not empty) limits a rule to the gateways
+of those regions, in addition to what it matches; containment sets it for a
+block in one region.
+
+Policies are listed in evaluation order: the Containment policy
+(``CONTAINMENT_POLICY_ID``) first, then by priority, then name; rules in
 their order; categories and tags by name.
 """
 
@@ -35,7 +41,7 @@ from django.utils.translation import gettext as _
 
 import audit
 from policies import evaluation
-from policies.models import Policy, PolicyCategory, Rule
+from policies.models import CONTAINMENT_POLICY_ID, Policy, PolicyCategory, Rule
 
 FORMAT = "rustronaut-policies/1"
 REFERENCE_KINDS = ("regions", "gateways", "groups")
@@ -53,7 +59,7 @@ def rule_to_dict(rule: Rule) -> dict:
             "end": rule.schedule_end.strftime("%H:%M") if rule.schedule_end else None,
             "timezone": rule.schedule_timezone or "UTC",
         }
-    return {
+    data = {
         "id": str(rule.uuid),
         "action": rule.action,
         "sources": {
@@ -73,6 +79,18 @@ def rule_to_dict(rule: Rule) -> dict:
         "expires": rule.expires.astimezone(UTC).isoformat() if rule.expires else None,
         "comment": rule.comment,
     }
+    # Only when set: sets without it export (and compare) as they always did.
+    if rule.enforced_regions:
+        data["enforced_in"] = list(rule.enforced_regions)
+    return data
+
+
+def policy_order_key(policy) -> tuple:
+    """Evaluation order of a policy (a dict of the snapshot or a Policy):
+    the Containment policy first, then priority, then name."""
+    if isinstance(policy, dict):
+        return (str(policy["id"]) != CONTAINMENT_POLICY_ID, policy["priority"], policy["name"])
+    return (str(policy.uuid) != CONTAINMENT_POLICY_ID, policy.priority, policy.name)
 
 
 def policy_to_dict(policy: Policy, rules) -> dict:
@@ -94,7 +112,7 @@ def export_draft() -> dict:
     # the database's collation (ordered_policies sorts the same way).
     policies = sorted(
         Policy.objects.select_related("category").prefetch_related("tags"),
-        key=lambda p: (p.priority, p.name),
+        key=policy_order_key,
     )
     rules_by_policy: dict[int, list[Rule]] = {p.pk: [] for p in policies}
     for rule in Rule.objects.order_by("policy_id", "position", "pk"):
@@ -244,6 +262,12 @@ def _check_rule(rule, where, ids) -> list[str]:
         errors.append(_("%(w)s.ports: expected text such as “22, 443”.") % {"w": where})
     if not isinstance(rule.get("comment", ""), str):
         errors.append(_("%(w)s.comment: expected text.") % {"w": where})
+    enforced = rule.get("enforced_in", [])
+    if not isinstance(enforced, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("name"), str)
+        for r in enforced
+    ):
+        errors.append(_('%(w)s.enforced_in: expected [{"id", "name"}].') % {"w": where})
     schedule = rule.get("schedule")
     if schedule is not None and not (
         isinstance(schedule, dict)
@@ -328,9 +352,22 @@ def import_snapshot(data: dict, recorded: bool = True) -> None:
     SnapshotError when it does not pass). Ids are kept, so URLs and
     revision diffs still line up."""
     errors = check_snapshot(data)
+    kept = Policy.objects.filter(uuid=CONTAINMENT_POLICY_ID).first()
+    if kept is not None and isinstance(data, dict):
+        errors.extend(
+            _("policies[%(i)d].name: “%(n)s” is the Containment policy's name.")
+            % {"i": i, "n": p["name"]}
+            for i, p in enumerate(data.get("policies") or [])
+            if isinstance(p, dict)
+            and p.get("name") == kept.name
+            and str(p.get("id")) != CONTAINMENT_POLICY_ID
+        )
     if errors:
         raise SnapshotError(errors)
-    Policy.objects.all().delete()
+    # The Containment policy is not part of what import or rollback replace:
+    # its blocks and quarantines stay as they are (security.containment
+    # changes them, published at once).
+    Policy.objects.exclude(uuid=CONTAINMENT_POLICY_ID).delete()
     wanted = {c["name"]: c.get("description", "") for c in data["categories"]}
     PolicyCategory.objects.exclude(name__in=wanted).delete()
     categories = {}
@@ -341,6 +378,8 @@ def import_snapshot(data: dict, recorded: bool = True) -> None:
         categories[name] = category
     rules = []
     for entry in data["policies"]:
+        if str(entry["id"]) == CONTAINMENT_POLICY_ID:
+            continue  # kept as it is (above); a file's containment is not ours
         policy = Policy.objects.create(
             uuid=entry["id"],
             name=entry["name"],
@@ -388,6 +427,7 @@ def rule_from_dict(rule: dict, policy: Policy, position: int) -> Rule:
         schedule_timezone=schedule.get("timezone", "") if schedule else "",
         expires=datetime.fromisoformat(rule["expires"]) if rule.get("expires") else None,
         comment=rule.get("comment", ""),
+        enforced_regions=rule.get("enforced_in", []),
     )
 
 
@@ -395,8 +435,8 @@ def rule_from_dict(rule: dict, policy: Policy, position: int) -> Rule:
 
 
 def ordered_policies(snapshot: dict) -> list[dict]:
-    """Policies in evaluation order (priority, then name)."""
-    return sorted(snapshot.get("policies", []), key=lambda p: (p["priority"], p["name"]))
+    """Policies in evaluation order (Containment first, priority, then name)."""
+    return sorted(snapshot.get("policies", []), key=policy_order_key)
 
 
 def rule_spec(rule: dict, policy: dict, position: int) -> evaluation.RuleSpec:
@@ -406,6 +446,8 @@ def rule_spec(rule: dict, policy: dict, position: int) -> evaluation.RuleSpec:
     for kind in REFERENCE_KINDS:
         for ref in sources.get(kind, []):
             names[str(ref["id"])] = ref.get("name") or str(ref["id"])
+    for ref in rule.get("enforced_in", []):
+        names[str(ref["id"])] = ref.get("name") or str(ref["id"])
     schedule = None
     if rule.get("schedule"):
         data = rule["schedule"]
@@ -437,6 +479,7 @@ def rule_spec(rule: dict, policy: dict, position: int) -> evaluation.RuleSpec:
         ports=ports,
         schedule=schedule,
         expires=datetime.fromisoformat(rule["expires"]) if rule.get("expires") else None,
+        enforced_regions=frozenset(str(r["id"]) for r in rule.get("enforced_in", [])),
         names=names,
     )
 

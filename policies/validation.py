@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from gateways.models import Gateway, Region
 from policies import evaluation
 from policies.choices import ISSUE_LEVEL_STYLE, IssueLevel
+from policies.models import CONTAINMENT_POLICY_ID
 from policies.snapshot import ordered_policies, rule_spec, rule_value_errors
 
 ERROR, WARNING = IssueLevel.ERROR.value, IssueLevel.WARNING.value
@@ -121,7 +122,11 @@ def validate(snapshot: dict, now: datetime | None = None) -> Report:
     for policy in ordered_policies(snapshot):
         pid, pname = str(policy["id"]), policy["name"]
         rules = policy.get("rules", [])
-        if policy.get("enabled") and not rules:
+        # Containment without blocks is normal; and a quarantined gateway
+        # deleted since only leaves a rule that matches nowhere (a warning:
+        # it must not stop everyone else from publishing).
+        containment = pid == CONTAINMENT_POLICY_ID
+        if policy.get("enabled") and not rules and not containment:
             issues.append(
                 Issue(
                     ERROR,
@@ -146,7 +151,7 @@ def validate(snapshot: dict, now: datetime | None = None) -> Report:
                     if str(ref["id"]) not in existing[kind]:
                         issues.append(
                             issue(
-                                ERROR,
+                                WARNING if containment else ERROR,
                                 "deleted_reference",
                                 _(
                                     "References the %(kind)s “%(name)s”, which no longer "

@@ -32,7 +32,7 @@ from policies.forms import (
     SimulationForm,
     renumber,
 )
-from policies.models import Policy, PolicyCategory, PolicyRevision, Rule
+from policies.models import CONTAINMENT_POLICY_ID, Policy, PolicyCategory, PolicyRevision, Rule
 from policies.publishing import PublishRefused, draft_status, publish, rollback
 from policies.signals import draft_changed
 from policies.simulation import compare, impact, packet_from_form, recent_events
@@ -155,12 +155,34 @@ class PolicyDetailView(generic.ObjectDetailView):
             "rollout": rollout,
             "flag_after": rollout_status.flag_after(),
             **draft_context(user),
+            # Changed only by containment actions, never by hand.
+            **(
+                {"is_containment": True, "can_change": False, "can_delete": False}
+                if obj.is_containment
+                else {}
+            ),
         }
+
+
+def refuse_containment(policy_uuid) -> None:
+    """The Containment policy and its rules change only through containment
+    actions (Security → Containment), which publish each change at once."""
+    if policy_uuid is not None and str(policy_uuid) == CONTAINMENT_POLICY_ID:
+        raise PermissionDenied(
+            _(
+                "The Containment policy is changed only by containment actions "
+                "(Security → Containment)."
+            )
+        )
 
 
 class PolicyEditView(generic.ObjectEditView):
     queryset = Policy.objects.all()
     form = PolicyForm
+
+    def dispatch(self, request, *args, **kwargs):
+        refuse_containment(kwargs.get("uuid"))
+        return super().dispatch(request, *args, **kwargs)
 
     def post(self, request, *args, **kwargs):
         before = None if self.creating else _policy_dict(self.get_object())
@@ -182,6 +204,10 @@ class PolicyEditView(generic.ObjectEditView):
 
 class PolicyDeleteView(generic.ObjectDeleteView):
     queryset = Policy.objects.all()
+
+    def dispatch(self, request, *args, **kwargs):
+        refuse_containment(kwargs.get("uuid"))
+        return super().dispatch(request, *args, **kwargs)
 
     def get_dependents(self, obj):
         return [(_("Rules (deleted with it)"), obj.rules.count())]
@@ -205,6 +231,7 @@ class RuleMixin(PermissionView):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.has_perm(self.permission):
             raise PermissionDenied
+        refuse_containment(kwargs["uuid"])
         self.policy = get_object_or_404(Policy, uuid=kwargs["uuid"])
         self.rule = None
         if "rule" in kwargs:

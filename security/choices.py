@@ -112,3 +112,29 @@ RULE_KIND_STYLE = {
     RuleKind.BRUTE_FORCE: StatusStyle("danger", "key-round"),
     RuleKind.ANOMALY: StatusStyle("info", "activity"),
 }
+
+
+# --- Containment (security.containment, docs/containment.md) -----------------
+
+
+class ContainmentKind(models.TextChoices):
+    BLOCK_SOURCE = "block_source", _("Block source")
+    QUARANTINE_GATEWAY = "quarantine_gateway", _("Quarantine gateway")
+
+
+class ContainmentState(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    EXPIRED = "expired", _("Expired")
+    LIFTED = "lifted", _("Lifted")
+
+
+CONTAINMENT_KIND_STYLE = {
+    ContainmentKind.BLOCK_SOURCE: StatusStyle("danger", "shield-ban"),
+    ContainmentKind.QUARANTINE_GATEWAY: StatusStyle("warn", "shield-alert"),
+}
+
+CONTAINMENT_STATE_STYLE = {
+    ContainmentState.ACTIVE: StatusStyle("danger", "shield-ban"),
+    ContainmentState.EXPIRED: StatusStyle("muted", "clock"),
+    ContainmentState.LIFTED: StatusStyle("ok", "shield-check"),
+}

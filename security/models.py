@@ -16,12 +16,16 @@ from security.choices import (
     ACTIVE_INCIDENT_STATUSES,
     ACTIVITY_STYLE,
     ALLOWLIST_SCOPE_STYLE,
+    CONTAINMENT_KIND_STYLE,
+    CONTAINMENT_STATE_STYLE,
     INCIDENT_STATUS_STYLE,
     RULE_KIND_STYLE,
     SEVERITY_STYLE,
     ActivityKind,
     AllowlistScope,
     Category,
+    ContainmentKind,
+    ContainmentState,
     IncidentStatus,
     RuleKind,
     Severity,
@@ -392,8 +396,8 @@ class CorrelationRule(models.Model):
         default=20,
         validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
         help_text=_(
-            "Anomaly only: a window with fewer events never fires, however quiet "
-            "the gateway usually is."
+            "Fewer events than this within the window never fire: the source's events "
+            "(distributed scan) or the gateway's (anomaly). Not used by brute force."
         ),
     )
     min_severity = models.CharField(
@@ -617,3 +621,157 @@ class GatewayEventRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gateway_id} {self.minute:%Y-%m-%d %H:%M}: {self.count}"
+
+
+# --- Containment (security.containment, docs/containment.md) -----------------
+
+
+class ContainmentActionQuerySet(RestrictedQuerySet):
+    def restrict(self, user, action: str = "view") -> ContainmentActionQuerySet:
+        """A containment action holds in one region (``region``) or, for a
+        block without one, in the whole fleet. A scoped user sees the actions
+        of their regions and the fleet-wide ones (they hold there too), and
+        acts on (lifts) only those of their regions: fleet-wide ones need an
+        unscoped user."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        perm = f"security.{action}_containmentaction"
+        if not user.has_perm(perm):
+            return self.none()
+        from accounts.scope import regions_for
+
+        regions = regions_for(user, perm)
+        if regions is None:
+            return self
+        if not regions:
+            return self.none()
+        if action == "view":
+            return self.filter(models.Q(region__in=regions) | models.Q(region__isnull=True))
+        return self.filter(region__in=regions)
+
+    def active(self):
+        return self.filter(lifted_at__isnull=True)
+
+
+class ContainmentAction(models.Model):
+    """What a containment action did and undid: a source blocked (fleet-wide
+    or in one region) or a gateway quarantined. The rules it made live in the
+    Containment policy (``rule_ids``), published as ``revision``; lifting
+    (by a person or at ``expires_at``) removes them in ``lift_revision``."""
+
+    uuid = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=20, choices=ContainmentKind.choices)
+    incident = models.ForeignKey(
+        Incident,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="containment_actions",
+        verbose_name=_("incident"),
+    )
+    # A block's source: a network in canonical form (a single address is /32 or /128).
+    cidr = models.CharField(_("source CIDR"), max_length=49, blank=True)
+    gateway = models.ForeignKey(
+        "gateways.Gateway",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="containment_actions",
+        verbose_name=_("gateway"),
+    )
+    # Where it holds: a block's region (NULL: the whole fleet), a quarantined
+    # gateway's region. The scope check of who may lift it.
+    region = models.ForeignKey(
+        "gateways.Region",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="containment_actions",
+        verbose_name=_("region"),
+    )
+    target_name = models.CharField(_("target"), max_length=255, blank=True)
+    scope_name = models.CharField(_("where"), max_length=255, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    rule_ids = models.JSONField(_("rules"), default=list, blank=True, editable=False)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    revision = models.ForeignKey(
+        "policies.PolicyRevision",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("revision"),
+    )
+    lifted_at = models.DateTimeField(_("lifted"), null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("lifted by"),
+    )
+    lift_expired = models.BooleanField(_("lifted at expiry"), default=False)
+    lift_revision = models.ForeignKey(
+        "policies.PolicyRevision",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("lift revision"),
+    )
+
+    objects = ContainmentActionQuerySet.as_manager()
+    # Documentation; restrict() above handles the fleet-wide (NULL) case.
+    scope_lookups = ("region",)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("containment action")
+        verbose_name_plural = _("containment actions")
+        # view: the Containment page; add: block or quarantine; change: lift.
+        default_permissions = ("view", "add", "change")
+        indexes = [
+            # lift_expired_containment: lifted_at IS NULL AND expires_at <= now.
+            models.Index(
+                fields=["expires_at"],
+                name="containment_expiry_idx",
+                condition=models.Q(lifted_at__isnull=True, expires_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.target_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("security:containmentaction_detail", kwargs={"uuid": self.uuid})
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None
+
+    @property
+    def state(self) -> str:
+        if self.lifted_at is None:
+            return ContainmentState.ACTIVE
+        return ContainmentState.EXPIRED if self.lift_expired else ContainmentState.LIFTED
+
+    def get_state_display(self) -> str:
+        return ContainmentState(self.state).label
+
+    @property
+    def state_style(self) -> StatusStyle:
+        return CONTAINMENT_STATE_STYLE.get(self.state, UNKNOWN_STYLE)
+
+    @property
+    def kind_style(self) -> StatusStyle:
+        return CONTAINMENT_KIND_STYLE.get(self.kind, UNKNOWN_STYLE)

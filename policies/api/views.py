@@ -105,6 +105,18 @@ def _send_changed(request, action_name, object_type, obj, before, after):
     )
 
 
+def refuse_containment(policy: Policy) -> None:
+    """The Containment policy and its rules change only through containment
+    actions (/api/v1/containment/), which publish at once."""
+    if policy.is_containment:
+        raise PermissionDenied(
+            _(
+                "The Containment policy is changed only by containment actions "
+                "(/api/v1/containment/)."
+            )
+        )
+
+
 class PolicyViewSet(ScopedModelViewSet):
     """Policies of the draft, each with its rules in order. Changes here go
     into the draft; ``publish`` makes them a revision gateways receive."""
@@ -135,6 +147,7 @@ class PolicyViewSet(ScopedModelViewSet):
         _send_changed(self.request, "create", "policy", serializer.instance, None, serializer.data)
 
     def perform_update(self, serializer):
+        refuse_containment(serializer.instance)
         before = PolicySerializer(serializer.instance, context=self.get_serializer_context()).data
         super().perform_update(serializer)
         _send_changed(
@@ -142,6 +155,7 @@ class PolicyViewSet(ScopedModelViewSet):
         )
 
     def perform_destroy(self, instance):
+        refuse_containment(instance)
         before = PolicySerializer(instance, context=self.get_serializer_context()).data
         super().perform_destroy(instance)
         _send_changed(self.request, "delete", "policy", instance, before, None)
@@ -330,6 +344,11 @@ class PolicyRuleViewSet(viewsets.ModelViewSet):
         if not getattr(self, "swagger_fake_view", False) and "uuid" in self.kwargs:
             context["policy"] = self.policy
         return context
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            refuse_containment(self.policy)
 
     def perform_create(self, serializer):
         serializer.save()
