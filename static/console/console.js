@@ -145,8 +145,10 @@
         targets.forEach(function (el) {
           var copy = el.id && fresh.getElementById(el.id);
           if (!copy || !el.isConnected) return;
+          var bases = newBarBases(el);
           el.replaceWith(copy);
           if (window.htmx) htmx.process(copy);
+          showNewBars(copy, bases);
         });
         var status = document.getElementById("live-status");
         if (status) status.dataset.refreshed = String(Date.now());
@@ -159,14 +161,69 @@
     return request;
   }
 
+  // "N new events" bars ([data-live-new-on], with an id): a page that does not
+  // show new rows where they arrive (an older page, another order) re-fetches
+  // only the bar, whose data-live-count is the list's count as the server has
+  // it now; the difference to the count when the list was shown is N. The
+  // first count is kept across re-fetches of the element holding the bar.
+  function newBarBases(root) {
+    var bases = {};
+    var bars = root.matches && root.matches("[data-live-new-on]") ? [root] : [];
+    bars = bars.concat(Array.prototype.slice.call(root.querySelectorAll("[data-live-new-on]")));
+    bars.forEach(function (bar) {
+      if (bar.id) bases[bar.id] = { base: bar.dataset.liveBase, hinted: bar.dataset.liveHinted };
+    });
+    return bases;
+  }
+  function showNewBars(root, bases) {
+    var bars = root.matches && root.matches("[data-live-new-on]") ? [root] : [];
+    bars = bars.concat(Array.prototype.slice.call(root.querySelectorAll("[data-live-new-on]")));
+    bars.forEach(function (bar) {
+      var kept = bases && bases[bar.id];
+      if (kept && kept.hinted) bar.dataset.liveHinted = kept.hinted;
+      var base = kept && kept.base !== undefined ? kept.base : bar.dataset.liveBase;
+      if (base === undefined) base = bar.dataset.liveCount;
+      bar.dataset.liveBase = base;
+      var added = Number(bar.dataset.liveCount) - Number(base);
+      var label = bar.querySelector(".live-new-label");
+      // Beyond the count's cap the number is unknown: say "new events" once
+      // the server hinted at some (the count changed, or cannot change).
+      var capped = bar.hasAttribute("data-live-capped") && bar.dataset.liveHinted === "1";
+      if (added > 0 && label) {
+        label.textContent = added === 1 ? label.dataset.one : label.dataset.many.replace("__N__", added);
+      } else if (capped && label) {
+        label.textContent = label.dataset.some;
+      }
+      bar.hidden = !(added > 0 || capped);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { showNewBars(document); });
+  document.addEventListener("htmx:afterSettle", function () { showNewBars(document); });
+
   // Hints: a gateway changed, so counters over gateways (which depend on the
-  // user's scope) re-fetch themselves, once for a burst.
+  // user's scope) re-fetch themselves, once for a burst. A hint with
+  // data-live-rows (an object created or deleted) also re-fetches the table of
+  // a list of that topic: where a new row goes depends on its sort and page.
   var hintTimers = {};
-  function hint(topic) {
+  var hintRows = {};
+  function listsTopic(topic) {
+    var watch = new URL(document.body.getAttribute("ws-connect") || "/", window.location.href)
+      .searchParams.getAll("watch").join(",").split(",");
+    return watch.indexOf(topic) >= 0;
+  }
+  function hint(topic, rows) {
+    if (rows) hintRows[topic] = true;
     if (hintTimers[topic]) return;
     hintTimers[topic] = setTimeout(function () {
       delete hintTimers[topic];
-      refetch('[data-live-refresh-on~="' + topic.replace(/"/g, "") + '"]');
+      var name = topic.replace(/"/g, "");
+      var selectors = ['[data-live-refresh-on~="' + name + '"]', '[data-live-new-on~="' + name + '"]'];
+      if (hintRows[topic] && listsTopic(topic)) selectors.push("#object-table[data-live-refresh]");
+      delete hintRows[topic];
+      document.querySelectorAll('[data-live-new-on~="' + name + '"]').forEach(function (bar) {
+        bar.dataset.liveHinted = "1";
+      });
+      refetch(selectors.join(", "));
     }, HINT_DELAY_MS);
   }
 
@@ -179,7 +236,7 @@
         template.innerHTML = text;
         Array.prototype.slice.call(template.content.children).forEach(function (child) {
           var topic = child.getAttribute("data-live-hint");
-          if (topic) { hint(topic); child.remove(); return; }
+          if (topic) { hint(topic, child.hasAttribute("data-live-rows")); child.remove(); return; }
           var oob = child.getAttribute("hx-swap-oob") || "";
           var colon = oob.indexOf(":");
           var shown = colon >= 0
