@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from console import live
 from gateways.models import Gateway
-from security.models import SecurityEvent
+from security.models import Incident, SecurityEvent
 
 TOPIC = SecurityEvent._meta.label_lower
 BY_GATEWAY = f"{TOPIC}.by-gateway"
@@ -52,3 +52,97 @@ class NewEventsTopic(live.Topic):
 
 live.register(SecurityEventTopic())
 live.register(NewEventsTopic())
+
+
+# --- Incidents ---------------------------------------------------------------------
+
+INCIDENT_TOPIC = "security.incident"
+
+
+def publish_incidents(created=(), changed=(), escalated=()) -> None:
+    """After commit: new incidents make incident lists re-fetch (where a row
+    goes depends on each tab's filter and sort) and toast the users watching
+    incidents; changed ones update their row and page in place; escalated
+    ones toast too."""
+    created, changed, escalated = list(created), list(changed), list(escalated)
+    if created:
+        regions = set(
+            Incident.gateways.through.objects.filter(incident_id__in=created).values_list(
+                "gateway__region_id", flat=True
+            )
+        )
+        live.publish_rows_changed(INCIDENT_TOPIC, regions)
+    pks = [pk for pk in dict.fromkeys(created + changed)]
+    live.publish(INCIDENT_TOPIC, pks, live.FULL)
+    for pk in dict.fromkeys(created + escalated):
+        live.publish(f"{INCIDENT_TOPIC}.toast", [pk], live.FULL)
+
+
+class IncidentTopic(live.Topic):
+    """An incident's list row and, on its page, its summary card. Regions:
+    those of its gateways (it is seen when any of them is in scope)."""
+
+    model = Incident
+
+    def load(self, pks):
+        return list(
+            self.model.objects.filter(pk__in=list(pks))
+            .select_related("rule", "assignee")
+            .prefetch_related("gateways__region")
+        )
+
+    def regions_of(self, obj) -> frozenset[int]:
+        return frozenset(gateway.region_id for gateway in obj.gateways.all())
+
+    def list_html(self, obj) -> str:
+        from security.tables import IncidentTable
+
+        return live.render_row(IncidentTable, obj)
+
+    def detail_html(self, obj, level: int) -> str:
+        from django.template.loader import render_to_string
+
+        return render_to_string(
+            "security/incidents/partials/incident_summary.html", {"object": obj, "oob": True}
+        )
+
+
+class IncidentToastTopic(IncidentTopic):
+    """A toast on every tab that lists incidents or shows the events, for a
+    new or escalated incident the user may see."""
+
+    @property
+    def name(self) -> str:
+        return f"{INCIDENT_TOPIC}.toast"
+
+    def list_groups(self, user):  # not a page's topic: pushes go to the lists' groups
+        return [], frozenset()
+
+    def render(self, pks):
+        from django.template.loader import render_to_string
+        from django.utils.html import format_html
+
+        pushes = []
+        for obj in self.load(pks):
+            regions = self.regions_of(obj)
+            text = format_html(
+                '{} <a href="{}">{}</a>',
+                obj.get_severity_display(),
+                obj.get_absolute_url(),
+                obj.title,
+            )
+            html = render_to_string(
+                "console/partials/toast.html", {"text": text, "level_tag": "warning"}
+            )
+            html = f'<div hx-swap-oob="beforeend:#toasts">{html}</div>'
+            for topic in (INCIDENT_TOPIC, TOPIC):
+                groups = [live.region_group(topic, None)]
+                groups += [live.region_group(topic, pk) for pk in sorted(regions)]
+                pushes.append(
+                    live.Push(f"{self.name}:{obj.pk}:{topic}", html, groups, regions, topic)
+                )
+        return pushes
+
+
+live.register(IncidentTopic())
+live.register(IncidentToastTopic())

@@ -75,7 +75,7 @@ class Migration(migrations.Migration):
                     "min_events",
                     models.PositiveIntegerField(
                         default=20,
-                        help_text="Anomaly only: a window with fewer events never fires, however quiet the gateway usually is.",
+                        help_text="Fewer events than this within the window never fire: the source's events (distributed scan) or the gateway's (anomaly). Not used by brute force.",
                         validators=[
                             django.core.validators.MinValueValidator(1),
                             django.core.validators.MaxValueValidator(1000000),
