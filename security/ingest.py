@@ -67,6 +67,11 @@ def store_events(gateway, events) -> tuple[int, int]:
         accepted = _insert_postgresql(gateway.pk, unique)
     else:
         accepted = _insert_portable(gateway.pk, unique)
+    if accepted:
+        # Incidents: correlated after commit, off the agent's request.
+        from security.correlation import schedule
+
+        schedule(gateway.pk, [event.id for event in unique])
     return accepted, len(events) - accepted
 
 
