@@ -200,9 +200,13 @@ _KEY_NAMESPACE = "rc" + ("test" + os.environ.get("PYTEST_XDIST_WORKER", "") if T
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's Redis cache, answering as an empty cache while Redis is
+        # unreachable so that pages keep loading (console/cache.py, docs/live.md).
+        "BACKEND": "console.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": _KEY_NAMESPACE,
+        # A Redis that does not answer must not hold a page for long.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
     }
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

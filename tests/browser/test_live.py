@@ -91,9 +91,12 @@ class Server:
     """daphne serving console.asgi in a process of its own (not a fork of the
     test worker, whose threads — LDAP, OIDC and SAML test servers — a fork
     would copy half of), on the test database, with the channel layer on a
-    private Redis (LIVE_REDIS_URL) and everything else on the tests' Redis."""
+    private Redis (LIVE_REDIS_URL) and everything else on the tests' Redis —
+    or, with ``only_redis``, everything (cache, sessions, throttles, Celery's
+    broker, the channel layer) on the private one, as the default
+    configuration has it."""
 
-    def __init__(self, redis: PrivateRedis) -> None:
+    def __init__(self, redis: PrivateRedis, only_redis: bool = False) -> None:
         from django.conf import settings
         from django.db import connection
 
@@ -116,6 +119,8 @@ class Server:
             "LIVE_COALESCE_MS": "200",
             "LOG_LEVEL": "WARNING",
         }
+        if only_redis:
+            env["REDIS_URL"] = redis.url
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
             + ["console.asgi:application"],

@@ -1,0 +1,84 @@
+"""The cache while Redis is down (console/cache.py): reads miss, writes are
+dropped, counters start again — nothing raises — and it is used again once
+Redis answers. A Redis of this test's own is stopped and started again (the
+machine's Redis is everyone else's)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from console import cache as resilient
+from tests.browser.test_live import PrivateRedis
+
+
+@pytest.fixture
+def redis_server():
+    server = PrivateRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def make_cache(url: str):
+    return resilient.ResilientRedisCache(
+        url,
+        {"KEY_PREFIX": "down-test", "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2}},
+    )
+
+
+def test_a_stopped_redis_makes_an_empty_cache_and_a_restarted_one_is_used_again(
+    redis_server, monkeypatch
+):
+    monkeypatch.setattr(resilient, "outage", resilient._Outage())
+    monkeypatch.setattr(resilient, "RETRY_AFTER_SECONDS", 0.3)
+    cache = make_cache(redis_server.url)
+    cache.set("kept", "yes", 60)
+    assert cache.get("kept") == "yes"
+
+    redis_server.stop()
+    started = time.monotonic()
+    assert cache.get("kept") is None
+    assert cache.get("kept", "fallback") == "fallback"
+    assert cache.get_many(["kept", "other"]) == {}
+    assert cache.set("new", 1) is None
+    assert cache.add("lock", 1) is True
+    assert cache.incr("counter") == 1
+    assert cache.has_key("kept") is False
+    assert cache.delete("kept") is False
+    assert cache.get_or_set("computed", lambda: 42) == 42
+    # One failed connection attempt, then no more until RETRY_AFTER_SECONDS.
+    assert time.monotonic() - started < 1
+    assert resilient.outage.down
+
+    redis_server.start()
+    time.sleep(0.4)
+    cache = make_cache(redis_server.url)
+    cache.set("back", "yes", 60)
+    assert cache.get("back") == "yes"
+    assert not resilient.outage.down
+
+
+def test_while_down_calls_do_not_wait_for_redis_again(monkeypatch):
+    monkeypatch.setattr(resilient, "outage", resilient._Outage())
+    from tests.browser.test_live import free_port
+
+    cache = make_cache(f"redis://127.0.0.1:{free_port()}/0")
+    assert cache.get("x") is None  # the one attempt
+    assert resilient.outage.down
+
+    class Recorder:
+        calls: list = []
+
+        def get(self, key, default):
+            self.calls.append(key)
+            return "from redis"
+
+    cache.__dict__["_cache"] = Recorder()
+    assert cache.get("x") is None
+    assert Recorder.calls == []  # within RETRY_AFTER_SECONDS: Redis is not asked
+    monkeypatch.setattr(resilient, "outage", resilient._Outage())
+    assert cache.get("x") == "from redis"  # and asked again afterwards
