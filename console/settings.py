@@ -633,6 +633,9 @@ AGENT_MAX_BODY_BYTES = 1024 * 1024  # AGENT_PROTOCOL.md: a larger body is answer
 AGENT_MAX_EVENTS = 1000  # AGENT_PROTOCOL.md: a larger batch is answered 413
 METRICS_RAW_RETENTION_HOURS = env_int("METRICS_RAW_RETENTION_HOURS", 48, minimum=1)
 METRICS_ROLLUP_RETENTION_DAYS = env_int("METRICS_ROLLUP_RETENTION_DAYS", 90, minimum=1)
+# Security events older than this are removed by a beat task (security.retention;
+# on PostgreSQL a whole week partition at a time, so up to a week later).
+SECURITY_EVENT_RETENTION_DAYS = env_int("SECURITY_EVENT_RETENTION_DAYS", 90, minimum=1)
 
 # --- Audit log (audit/, docs/audit.md) ----------------------------------------
 

@@ -1,10 +1,14 @@
 """Set-based storage of agent event batches.
 
 PostgreSQL: one statement per batch. The batch travels as one array per
-column, ``unnest`` turns them into rows, ``ON CONFLICT (uuid) DO NOTHING``
-skips ids already stored (a retry, or a retry racing its original) and
-``RETURNING`` counts what was really stored. No model instances are built, so a
-1,000-event batch costs one round trip and little Python.
+column, ``unnest`` turns them into rows, ``ON CONFLICT (uuid, occurred_at) DO
+NOTHING`` skips events already stored (a retry, or a retry racing its
+original, carries the same id and time) and ``RETURNING`` counts what was
+really stored. The conflict target is (uuid, occurred_at), not uuid alone:
+the table is partitioned by occurred_at (security.retention) and PostgreSQL
+unique constraints on a partitioned table must include the partition key.
+No model instances are built, so a 1,000-event batch costs one round trip
+and little Python.
 
 Other databases (the embedded SQLite): look the ids up, then ``bulk_create``.
 """
@@ -37,7 +41,7 @@ _COLUMNS = {
 _INSERT = (
     "INSERT INTO {table} (gateway_id, received_at, {columns}) "
     "SELECT %s, %s, {values} FROM unnest({arrays}) AS batch({columns}) "
-    "ON CONFLICT (uuid) DO NOTHING RETURNING 1"
+    "ON CONFLICT (uuid, occurred_at) DO NOTHING RETURNING 1"
 ).format(
     table=SecurityEvent._meta.db_table,
     columns=", ".join(_COLUMNS),

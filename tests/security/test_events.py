@@ -144,17 +144,27 @@ def test_text_search_over_signature_and_message(world, admin_client):
     }
 
 
+def index_names(index: str) -> set[str]:
+    """The index and, the events table being partitioned (security.retention),
+    its partitions' copies: a plan names those."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relid::regclass::text FROM pg_partition_tree(%s::regclass)", [index])
+        return {name for (name,) in cursor.fetchall()}
+
+
 def test_text_search_can_use_the_gin_index(world):
     require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL) for its plan")
     from security.filtersets import text_search
 
     ev(world)
-    queryset = text_search(SecurityEvent.objects.all(), "nmap")
+    # Unordered: with a handful of rows the planner would rather read the time
+    # index in order and filter; what is checked is that the GIN index serves.
+    queryset = text_search(SecurityEvent.objects.order_by(), "nmap")
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
         plan = queryset.explain()
         cursor.execute("RESET enable_seqscan")
-    assert "secevent_fts_idx" in plan
+    assert any(name in plan for name in index_names("secevent_fts_idx")), plan
 
 
 def test_cidr_filter_can_use_the_source_index(world):
@@ -166,7 +176,7 @@ def test_cidr_filter_can_use_the_source_index(world):
         cursor.execute("SET enable_seqscan = off")
         plan = queryset.explain()
         cursor.execute("RESET enable_seqscan")
-    assert "secevent_src_time_idx" in plan
+    assert any(name in plan for name in index_names("secevent_src_time_idx")), plan
 
 
 # --- Keyset pagination ------------------------------------------------------------
