@@ -110,6 +110,8 @@ BUILTIN_ROLES = (
             *(Rule(app, action="view") for app in CONSOLE_APPS),
             # Exporting the audit log (with its chain head) is what auditors do.
             Rule("audit", "auditrecord", "export"),
+            # And having compliance reports emailed (docs/audit.md).
+            Rule("audit", "reportschedule"),
         ),
     ),
     BuiltinRole(

@@ -44,3 +44,35 @@ ACTOR_ICON = {
     ActorType.SYSTEM: "terminal",
     ActorType.ANONYMOUS: "user-x",
 }
+
+
+class ReportPeriod(models.TextChoices):
+    PREVIOUS_DAY = "previous_day", _("Previous day")
+    PREVIOUS_WEEK = "previous_week", _("Previous week (Monday to Sunday)")
+    PREVIOUS_MONTH = "previous_month", _("Previous month")
+
+
+class ReportFrequency(models.TextChoices):
+    DAILY = "daily", _("Daily")
+    WEEKLY = "weekly", _("Weekly, on Mondays")
+    MONTHLY = "monthly", _("Monthly, on the 1st")
+
+
+class RunStatus(models.TextChoices):
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+RUN_STATUS_STYLE = {
+    RunStatus.SENT: StatusStyle("ok", "mail-check"),
+    RunStatus.FAILED: StatusStyle("danger", "mail-x"),
+}
+
+
+class ReportKind(models.TextChoices):
+    """The compliance reports (audit/reports.py ``REPORTS`` has one per value)."""
+
+    ACCESS_REVIEW = "access_review", _("Access review")
+    CHANGE_REPORT = "change_report", _("Change report")
+    PRIVILEGED_ACTIONS = "privileged_actions", _("Privileged actions")
+    FAILED_ACCESS = "failed_access", _("Failed and denied access")

@@ -14,13 +14,28 @@ archiver (``audit.allow_delete`` set locally in its transaction).
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from audit.choices import ACTOR_ICON, OUTCOME_STYLE, ActorType, Outcome, Source
+from audit.choices import (
+    ACTOR_ICON,
+    OUTCOME_STYLE,
+    RUN_STATUS_STYLE,
+    ActorType,
+    Outcome,
+    ReportFrequency,
+    ReportKind,
+    ReportPeriod,
+    RunStatus,
+    Source,
+)
+from console.choices import UNKNOWN_STYLE
+from console.querysets import RestrictedQuerySet
 
 GENESIS_HASH = "0" * 64
 
@@ -137,6 +152,8 @@ class AuditArchive(models.Model):
     created = models.DateTimeField(_("created"), auto_now_add=True)
     file_name = models.CharField(_("file"), max_length=255)
     location = models.CharField(_("stored at"), max_length=500, blank=True)
+    # s3://bucket/key of the uploaded copy, when AUDIT_ARCHIVE_S3_BUCKET is set.
+    remote = models.CharField(_("uploaded to"), max_length=500, blank=True)
     count = models.PositiveIntegerField(_("records"))
     first_seq = models.BigIntegerField()
     last_seq = models.BigIntegerField()
@@ -167,3 +184,71 @@ class AuditArchive(models.Model):
             "last_hash": self.last_hash,
             "sha256": self.sha256,
         }
+
+
+class ReportSchedule(models.Model):
+    """A compliance report emailed to a list of people: the CSV attached, the
+    report itself as the HTML body. A beat task sends each schedule once per
+    period (audit/report_schedules.py)."""
+
+    uuid = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=100)
+    report = models.CharField(_("report"), max_length=32, choices=ReportKind.choices)
+    period = models.CharField(
+        _("period"),
+        max_length=16,
+        choices=ReportPeriod.choices,
+        default=ReportPeriod.PREVIOUS_WEEK,
+        help_text=_("What each email covers, counted back from the day it is sent (UTC)."),
+    )
+    frequency = models.CharField(
+        _("frequency"),
+        max_length=16,
+        choices=ReportFrequency.choices,
+        default=ReportFrequency.WEEKLY,
+        help_text=_("Sent at 06:00 UTC."),
+    )
+    recipients = models.JSONField(_("recipients"), default=list)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+    # Run bookkeeping, written with UPDATE (no audit record per run: each run
+    # records an "audit.report" event of its own).
+    next_run = models.DateTimeField(_("next run"), null=True, blank=True)
+    last_run = models.DateTimeField(_("last run"), null=True, blank=True)
+    # The end of the last period sent by the schedule: a period is sent once.
+    last_period_end = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(
+        _("last result"), max_length=8, choices=RunStatus.choices, blank=True
+    )
+    last_result = models.CharField(_("last result"), max_length=500, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("report schedule")
+        verbose_name_plural = _("report schedules")
+        indexes = [
+            # The beat task's "what is due": enabled schedules by next run.
+            models.Index(fields=["next_run"], condition=Q(enabled=True), name="audit_schedule_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        # Schedules are listed on the Reports page; this one's row.
+        return reverse("audit:reports") + f"#schedule-{self.uuid}"
+
+    @property
+    def last_status_style(self):
+        return RUN_STATUS_STYLE.get(self.last_status, UNKNOWN_STYLE)

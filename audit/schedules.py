@@ -17,6 +17,13 @@ PERIODIC_TASKS = {
         "task": "audit.tasks.verify_audit_chain",
         "schedule": crontab(hour=2, minute=17),
     },
+    # Scheduled compliance reports go out at 06:00 UTC; every 5 minutes finds
+    # the due ones soon after (a late or repeated run sends each period once).
+    "audit.send_due_reports": {
+        "task": "audit.tasks.send_due_reports",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
     "audit.archive_audit_records": {
         "task": "audit.tasks.archive_audit_records",
         "schedule": crontab(hour=3, minute=7),

@@ -70,3 +70,12 @@ def forward_audit_records(self, first_seq: int, last_seq: int) -> int:
 
     entries = AuditRecord.objects.filter(seq__gte=first_seq, seq__lte=last_seq).order_by("seq")
     return send(entries)
+
+
+@shared_task(soft_time_limit=600, time_limit=900)
+def send_due_reports() -> int:
+    """Email the scheduled reports that are due (each period once, however
+    often this runs: audit/report_schedules.py)."""
+    from audit.report_schedules import send_due
+
+    return send_due()

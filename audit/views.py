@@ -10,6 +10,7 @@ from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import FieldDoesNotExist
+from django.db import transaction
 from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,14 +18,22 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 import audit
 from audit.chain import HASHED_FIELDS, chain_head, record_content, verify_chain
 from audit.choices import Outcome
 from audit.filtersets import AuditRecordFilterSet
-from audit.models import AuditRecord
+from audit.forms import ReportScheduleForm
+from audit.models import AuditRecord, ReportSchedule
 from console.htmx import is_partial
+from console.views.generic import (
+    ObjectActionView,
+    ObjectDeleteView,
+    ObjectEditView,
+    redirect_to,
+)
 
 PAGE_SIZE = 50
 VIEW = "audit.view_auditrecord"
@@ -280,3 +289,103 @@ def export(request):
     response["X-Audit-Chain-Head"] = f"{head['seq']}:{head['hash']}"
     response["Cache-Control"] = "no-store"
     return response
+
+
+# --- compliance reports: the hub and report schedules -------------------------------
+
+
+@require_GET
+@permission_required(VIEW, raise_exception=True)
+def reports_hub(request):
+    """The four reports, and the schedules that email them."""
+    from audit.reports import REPORTS
+
+    schedules = None
+    if request.user.has_perm("audit.view_reportschedule"):
+        schedules = list(
+            ReportSchedule.objects.restrict(request.user, "view")
+            .select_related("created_by")
+            .order_by("name")
+        )
+    context = {
+        "reports": REPORTS.values(),
+        "schedules": schedules,
+        "can_add_schedule": request.user.has_perm("audit.add_reportschedule"),
+        "can_change_schedule": request.user.has_perm("audit.change_reportschedule"),
+        "can_delete_schedule": request.user.has_perm("audit.delete_reportschedule"),
+        "breadcrumbs": [(_("Audit log"), reverse("audit:record_list")), (_("Reports"), None)],
+    }
+    return render(request, "audit/reports_hub.html", context)
+
+
+class ScheduleViewMixin:
+    """Schedules live on the Reports page: it is their list."""
+
+    queryset = ReportSchedule.objects.all()
+    parent_crumbs = ((gettext_lazy("Audit log"), "audit:record_list"),)
+
+    def list_url(self) -> str:
+        return reverse("audit:reports") + "#schedules"
+
+
+class ReportScheduleEditView(ScheduleViewMixin, ObjectEditView):
+    form = ReportScheduleForm
+
+    def post(self, request, *args, **kwargs):
+        if self.creating:
+            return super().post(request, *args, **kwargs)
+        # Two edits at once: the second waits and sees the first one's values.
+        with transaction.atomic():
+            ReportSchedule.objects.select_for_update().filter(uuid=kwargs["uuid"]).first()
+            return super().post(request, *args, **kwargs)
+
+
+class ReportScheduleDeleteView(ScheduleViewMixin, ObjectDeleteView):
+    pass
+
+
+class ReportScheduleSendView(ScheduleViewMixin, ObjectActionView):
+    """Send the schedule's report now, for the period it would cover today;
+    the regular runs go on as planned."""
+
+    title = gettext_lazy("Send %(obj)s now?")
+    explanation = gettext_lazy(
+        "The report goes out now to every recipient of the schedule, for the period it "
+        "would cover today. The schedule's next regular run does not change."
+    )
+    button_label = gettext_lazy("Send now")
+    button_icon = "send"
+
+    def perform(self, obj):
+        from audit.middleware import first_in_window
+        from audit.report_schedules import period_for, send_report
+
+        # A double click or a retried POST sends one email, not two.
+        if not first_in_window(f"report-send:{obj.uuid}", seconds=30):
+            messages.info(self.request, _("%(obj)s was sent a moment ago.") % {"obj": obj})
+            return redirect_to(self.request, self.list_url())
+        after, before = period_for(obj.period, timezone.now())
+        if send_report(obj, after, before):
+            messages.success(
+                self.request,
+                _("Sent %(obj)s: %(result)s")
+                % {
+                    "obj": obj,
+                    "result": obj.last_result,
+                },
+            )
+        else:
+            messages.error(
+                self.request,
+                _("%(obj)s could not be sent: %(result)s")
+                % {
+                    "obj": obj,
+                    "result": obj.last_result,
+                },
+            )
+        return redirect_to(self.request, self.list_url())
+
+
+reportschedule_edit = ReportScheduleEditView.as_view()
+reportschedule_delete = ReportScheduleDeleteView.as_view()
+reportschedule_send = ReportScheduleSendView.as_view()

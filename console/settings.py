@@ -646,3 +646,10 @@ AUDIT_ARCHIVE_DIR = Path(env_str("AUDIT_ARCHIVE_DIR", str(VAR_DIR / "audit-archi
 # Optional: each record, once sealed, sent to a SIEM: syslog (RFC 5424) as
 # syslog+tcp://host:514 or syslog+udp://host:514, or JSON to an https:// URL.
 AUDIT_FORWARD_URL = env_url("AUDIT_FORWARD_URL", {"syslog+tcp", "syslog+udp", "https", "http"})
+# Optional: archives also uploaded to an S3-compatible bucket (credentials from
+# the standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE); the
+# records leave the table only once the upload is verified.
+AUDIT_ARCHIVE_S3_BUCKET = env_str("AUDIT_ARCHIVE_S3_BUCKET", "").strip()
+AUDIT_ARCHIVE_S3_ENDPOINT_URL = env_url("AUDIT_ARCHIVE_S3_ENDPOINT_URL", {"https", "http"})
+AUDIT_ARCHIVE_S3_PREFIX = env_str("AUDIT_ARCHIVE_S3_PREFIX", "audit/").strip().lstrip("/")
+AUDIT_ARCHIVE_S3_REGION = env_str("AUDIT_ARCHIVE_S3_REGION", "").strip() or None

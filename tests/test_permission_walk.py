@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import GroupMapping, Role
+from audit.models import ReportSchedule
 from policies.models import PolicyRevision
 from policies.snapshot import empty_snapshot
 from security.models import AllowlistEntry
@@ -220,6 +221,14 @@ ACCESS: dict[str, Access] = {
     "audit:verify": SIGNED_IN_POST_ONLY,
     "audit:export": perm("audit.export_auditrecord"),
     "audit:access_review": perm("audit.view_auditrecord"),
+    "audit:reports": perm("audit.view_auditrecord"),
+    "audit:change_report": perm("audit.view_auditrecord"),
+    "audit:privileged_actions": perm("audit.view_auditrecord"),
+    "audit:failed_access": perm("audit.view_auditrecord"),
+    "audit:reportschedule_add": perm("audit.add_reportschedule"),
+    "audit:reportschedule_edit": perm("audit.change_reportschedule", "reportschedule"),
+    "audit:reportschedule_delete": perm("audit.delete_reportschedule", "reportschedule"),
+    "audit:reportschedule_send": perm("audit.change_reportschedule", "reportschedule"),
     # REST API
     "api:api-root": SIGNED_IN,
     "api:region-list": perm("gateways.view_region"),
@@ -327,6 +336,10 @@ def world(db):
         # Covers the test client's address, so the allowlist lets every request in.
         "allowlistentry": AllowlistEntry.objects.create(network="127.0.0.0/8", comment="tests"),
         "securityevent": SecurityEventFactory(gateway=gateway),  # security events
+        # Audit report schedules (docs/audit.md).
+        "reportschedule": ReportSchedule.objects.create(
+            name="Walk schedule", report="change_report", recipients=["walk@example.com"]
+        ),
     }
     users = {"anonymous": None, "outsider": user_with_role("walk-outsider")}
     for name in ("Viewer", "Auditor", "Operator", "Admin"):
