@@ -35,14 +35,22 @@ def _sha256(path: Path) -> str:
 
 
 def archive_before(cutoff: datetime, directory: Path | None = None) -> AuditArchive | None:
-    """Archive and remove the chain's prefix older than ``cutoff``."""
+    """Archive and remove the chain's prefix older than ``cutoff``.
+
+    1. Under the chain lock (a moment): which sealed records form the prefix.
+    2. Without it (sealed records never change): write the file and its
+       manifest, and upload both when a bucket is configured, checking what
+       the bucket holds.
+    3. Under the lock again: record the archive and delete its records, in one
+       transaction. A failed write or upload raises before anything is
+       deleted; the next run writes the same range again.
+    """
     directory = Path(directory or settings.AUDIT_ARCHIVE_DIR)
     directory.mkdir(parents=True, exist_ok=True)
     seal_pending()
     with transaction.atomic():
         _locked_head()  # no sealing meanwhile: the prefix stays a prefix
-        last = AuditArchive.objects.order_by("-last_seq").first()
-        start = last.last_seq + 1 if last else 1
+        start = _next_archive_seq()
         young = (
             AuditRecord.objects.filter(seq__gte=start, time__gte=cutoff)
             .order_by("seq")
@@ -53,42 +61,61 @@ def archive_before(cutoff: datetime, directory: Path | None = None) -> AuditArch
         if young is not None:
             prefix = prefix.filter(seq__lt=young)
         bounds = prefix.order_by("seq").values_list("seq", "prev_hash", "time").first()
-        if bounds is None:
-            return None
-        first_seq, first_prev_hash, first_time = bounds
-        name = f"audit-{first_seq:012d}"
-        tmp = directory / f".{name}.tmp"
-        count, last_row = 0, None
-        with gzip.open(tmp, "wt", encoding="utf-8") as out:
-            for row in export_rows(prefix.order_by("seq")):
-                out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-                count, last_row = count + 1, row
-        file_name = f"{name}-{last_row['seq']:012d}.jsonl.gz"
-        path = directory / file_name
-        os.replace(tmp, path)
-        archive = AuditArchive.objects.create(
-            file_name=file_name,
-            location=str(path),
-            count=count,
-            first_seq=first_seq,
-            last_seq=last_row["seq"],
-            first_time=first_time,
-            last_time=parse_datetime(last_row["time"]),
-            first_prev_hash=first_prev_hash,
-            last_hash=last_row["hash"],
-            sha256=_sha256(path),
-        )
-        (directory / f"{file_name}.manifest.json").write_text(
-            json.dumps(archive.manifest(), indent=2) + "\n"
-        )
+        last_seq = prefix.order_by("-seq").values_list("seq", flat=True).first()
+    if bounds is None:
+        return None
+    first_seq, first_prev_hash, first_time = bounds
+    records = AuditRecord.objects.filter(seq__gte=first_seq, seq__lte=last_seq)
+
+    name = f"audit-{first_seq:012d}"
+    tmp = directory / f".{name}.tmp"
+    count, last_row = 0, None
+    with gzip.open(tmp, "wt", encoding="utf-8") as out:
+        for row in export_rows(records.order_by("seq")):
+            out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+            count, last_row = count + 1, row
+    file_name = f"{name}-{last_row['seq']:012d}.jsonl.gz"
+    path = directory / file_name
+    os.replace(tmp, path)
+    archive = AuditArchive(
+        file_name=file_name,
+        location=str(path),
+        count=count,
+        first_seq=first_seq,
+        last_seq=last_row["seq"],
+        first_time=first_time,
+        last_time=parse_datetime(last_row["time"]),
+        first_prev_hash=first_prev_hash,
+        last_hash=last_row["hash"],
+        sha256=_sha256(path),
+    )
+    manifest_path = directory / f"{file_name}.manifest.json"
+    manifest_path.write_text(json.dumps(archive.manifest(), indent=2) + "\n")
+    if settings.AUDIT_ARCHIVE_S3_BUCKET:
+        from audit.storage import upload_archive
+
+        archive.remote = upload_archive(path, manifest_path, archive.sha256)
+
+    with transaction.atomic():
+        _locked_head()
+        if _next_archive_seq() > first_seq:
+            return None  # another run archived this range meanwhile
+        archive.save()
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('audit.allow_delete', 'on', true)")
-        prefix.filter(seq__lte=archive.last_seq).delete()
+        deleted, _by_model = records.delete()
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('audit.allow_delete', 'off', true)")
+        if deleted != count:  # never delete what the file does not hold
+            raise RuntimeError(f"archive {file_name}: {count} records written, {deleted} found")
     return archive
+
+
+def _next_archive_seq() -> int:
+    last = AuditArchive.objects.order_by("-last_seq").values_list("last_seq", flat=True).first()
+    return last + 1 if last is not None else 1
 
 
 def archive_expired(now: datetime | None = None) -> AuditArchive | None:
