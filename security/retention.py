@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -126,6 +126,11 @@ def _lock_timeout(cursor) -> None:
     cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
 
 
+def _lock_not_available(error: OperationalError) -> bool:
+    """The statement gave up waiting for a lock (SQLSTATE 55P03)."""
+    return getattr(error.__cause__, "sqlstate", None) == "55P03"
+
+
 def create_partition(cursor, start: datetime, end: datetime) -> str:
     """Make the partition [start, end) and attach it; called in a transaction.
 
@@ -178,8 +183,13 @@ def ensure_partitions(now: datetime | None = None, ahead: int = PARTITIONS_AHEAD
         if start not in existing:
             # One transaction per partition: a lock timeout loses one week's
             # partition until the next run, not the others.
-            with transaction.atomic(), connection.cursor() as cursor:
-                created.append(create_partition(cursor, start, start + PARTITION_SPAN))
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    created.append(create_partition(cursor, start, start + PARTITION_SPAN))
+            except OperationalError as error:
+                if not _lock_not_available(error):
+                    raise
+                logger.warning("events partition %s: table busy, next run", partition_name(start))
         start += PARTITION_SPAN
     return created
 
@@ -191,24 +201,36 @@ def drop_expired_partitions(now: datetime | None = None) -> list[str]:
     with connection.cursor() as cursor:
         expired = [p for p in partitions(cursor) if p.end <= cutoff]
     for partition in expired:
-        with transaction.atomic(), connection.cursor() as cursor:
-            _lock_timeout(cursor)
-            # Not CONCURRENTLY: PostgreSQL refuses it while a default
-            # partition exists. Plain DETACH is a catalog change, held for
-            # milliseconds, bounded by the lock timeout when it must wait.
-            cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{partition.name}"')
-            cursor.execute(f'DROP TABLE "{partition.name}"')
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                _lock_timeout(cursor)
+                # Not CONCURRENTLY: PostgreSQL refuses it while a default
+                # partition exists. Plain DETACH is a catalog change, held for
+                # milliseconds, bounded by the lock timeout when it must wait.
+                # Foreign key checks still pending for rows written earlier
+                # in the same transaction (a caller's atomic block) would
+                # block the DROP: run them now, then defer again as usual.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{partition.name}"')
+                cursor.execute(f'DROP TABLE "{partition.name}"')
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        except OperationalError as error:
+            if not _lock_not_available(error):
+                raise
+            logger.warning("events partition %s: table busy, next run", partition.name)
+            continue
         dropped.append(partition.name)
     return dropped
 
 
-def delete_in_batches(cutoff: datetime, table: str | None = None, batch: int = BATCH) -> int:
+def delete_in_batches(cutoff: datetime, table: str | None = None, batch: int | None = None) -> int:
     """DELETE the rows older than ``cutoff``, ``batch`` ids at a time, each
     batch its own transaction: no long lock, no huge transaction. ``table``:
     one partition (PostgreSQL's default partition), else the events table
     through the ORM (any database)."""
     from security.models import SecurityEvent
 
+    batch = batch or BATCH
     removed = 0
     while True:
         with transaction.atomic():
