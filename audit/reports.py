@@ -39,6 +39,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
@@ -91,7 +92,7 @@ def _type_label(object_type: str) -> str:
         model = None
     if model is None:
         return object_type or _("(none)")
-    return str(model._meta.verbose_name).capitalize()
+    return capfirst(str(model._meta.verbose_name))
 
 
 def _record_url(pk) -> str:

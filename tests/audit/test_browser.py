@@ -67,6 +67,24 @@ def test_find_a_change_see_before_and_after_verify_and_export(browser, live_serv
         page.goto("/audit/reports/access-review/")
         assert "captain" in page.locator(".report-table").inner_text()
         shoot(page, "access-review-1440-light")
+        # The Reports page from the log, then the change report with Lisbon.
+        page.goto("/audit/")
+        page.get_by_role("link", name="Reports").click()
+        page.get_by_role("link", name="Change report").click()
+        assert "Lisbon" in page.locator(".audit-table").inner_text()
+        page.locator(".audit-table a").first.click()
+        page.locator(".diff-table").wait_for()
+        # Schedule a report: a wrong address is refused, then it is saved.
+        page.goto("/audit/reports/")
+        page.get_by_role("link", name="Schedule a report").first.click()
+        page.get_by_label("Name").fill("Weekly changes")
+        page.get_by_label("Report").select_option("change_report")
+        page.get_by_label("Recipients").fill("ciso@example.com, nope")
+        page.get_by_role("button", name="Save").click()
+        page.get_by_text("Not an email address: nope.").wait_for()
+        page.get_by_label("Recipients").fill("ciso@example.com")
+        page.get_by_role("button", name="Save").click()
+        page.locator("#schedules").get_by_text("Weekly changes").wait_for()
         assert not page.errors
     finally:
         context.close()
@@ -109,6 +127,69 @@ def test_screenshots(browser, live_server, admin, width, scheme):  # noqa: F811
     audit.record(
         "login.failed", object_type="accounts.user", object_name="mallory", outcome="failure"
     )
+    # Something in every report, and a schedule that ran.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audit.choices import RunStatus
+    from audit.models import AuditRecord, ReportSchedule
+
+    now = timezone.now()
+    for i, (action, name, ip) in enumerate(
+        [
+            ("login.failed", "mallory", "198.51.100.7"),
+            ("login.failed", "admin", "198.51.100.7"),
+            ("login.lockout", "admin", "198.51.100.7"),
+            ("permission.denied", "viewer-ana", "203.0.113.20"),
+            ("mfa.verify.failed", "viewer-ana", "203.0.113.20"),
+        ]
+    ):
+        AuditRecord.objects.create(
+            time=now - timedelta(minutes=i),
+            actor_type="anonymous",
+            actor_name=name,
+            action=action,
+            ip=ip,
+            outcome="denied" if action in ("login.lockout", "permission.denied") else "failure",
+            source="web",
+        )
+    for action, kind, obj in [
+        ("policy.publish", "policies.policyrevision", "Revision 42"),
+        ("mfa.reset", "accounts.user", "viewer-ana"),
+        ("apikey.create", "accounts.apikey", "ci-deploy (rk_3f9a…)"),
+        ("create", "security.containmentaction", "Block 203.0.113.9/32"),
+    ]:
+        AuditRecord.objects.create(
+            time=now,
+            actor_type="user",
+            actor_name="captain",
+            action=action,
+            object_type=kind,
+            object_name=obj,
+            ip="192.0.2.10",
+            source="web",
+        )
+    ReportSchedule.objects.create(
+        name="Weekly privileged actions",
+        report="privileged_actions",
+        recipients=["ciso@example.com", "audit-team@example.com"],
+        next_run=now + timedelta(days=3),
+        last_run=now - timedelta(days=4),
+        last_status=RunStatus.SENT,
+        last_result="Sent to 2 recipients.",
+    )
+    ReportSchedule.objects.create(
+        name="Daily failed access",
+        report="failed_access",
+        period="previous_day",
+        frequency="daily",
+        recipients=["soc@example.com"],
+        next_run=now + timedelta(hours=10),
+        last_run=now - timedelta(hours=14),
+        last_status=RunStatus.FAILED,
+        last_result="SMTPRecipientsRefused: {'soc@example.com': (550, b'No such user')}",
+    )
     seal_pending()
     context, page = _page(
         browser,
@@ -133,6 +214,15 @@ def test_screenshots(browser, live_server, admin, width, scheme):  # noqa: F811
         shoot(page, f"account-{width}-{scheme}")
         page.goto("/audit/reports/access-review/")
         shoot(page, f"access-review-{width}-{scheme}")
+        page.goto("/audit/reports/")
+        shoot(page, f"reports-{width}-{scheme}")
+        for slug in ("changes", "privileged", "failed-access"):
+            page.goto(f"/audit/reports/{slug}/")
+            shoot(page, f"report-{slug}-{width}-{scheme}")
+        page.goto("/audit/reports/schedules/add/")
+        page.get_by_role("button", name="Save").click()
+        page.get_by_text("Enter at least one email address.").wait_for()
+        shoot(page, f"schedule-form-{width}-{scheme}")
         assert not page.errors
     finally:
         context.close()
