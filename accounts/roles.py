@@ -98,6 +98,8 @@ BUILTIN_ROLES = (
             Rule("policies"),
             *(Rule("security", model, "view") for model in SECURITY_DATA_MODELS),
             *(Rule("security", model, "change") for model in SECURITY_DATA_MODELS),
+            # Containment (docs/containment.md): block, quarantine, lift.
+            Rule("security", "containmentaction"),
             Rule("alerts", action="view"),
             Rule("alerts", "alert", "change"),
             Rule("backups", action="view"),
@@ -120,6 +122,7 @@ BUILTIN_ROLES = (
         (
             *(Rule(app, action="view") for app in FLEET_APPS),
             *(Rule("security", model, "view") for model in SECURITY_DATA_MODELS),
+            Rule("security", "containmentaction", "view"),
         ),
     ),
 )

@@ -30,6 +30,13 @@ NAVIGATION = (
     NavItem(_("Tunnels"), "tunnels:tunnel_list", "cable", "tunnels.view_tunnel"),
     NavItem(_("Policies"), "policies:policy_list", "shield-check", "policies.view_policy"),
     NavItem(_("Security events"), "security:event_list", "siren", "security.view_securityevent"),
+    NavItem(
+        _("Containment"),
+        "security:containmentaction_list",
+        "shield-ban",
+        "security.view_containmentaction",
+        ("/security/containment/",),
+    ),
     NavItem(_("Alerts"), "alerts:alert_list", "bell", "alerts.view_alert"),
     NavItem(_("Audit"), "audit:record_list", "scroll-text", "audit.view_auditrecord"),
     NavItem(_("Settings"), "settings", "settings", prefixes=("/settings/",)),

@@ -1,7 +1,9 @@
 import django_tables2 as tables
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from console.tables import BaseTable, StatusColumn, TagsColumn, TimeSinceColumn
+from console.templatetags.console import icon, status_badge
 from gateways.models import Gateway, Region
 
 
@@ -40,6 +42,18 @@ class GatewayTable(BaseTable):
             "tags",
         )
         empty_text = _("Add a gateway to manage it from the console.")
+
+    def render_status(self, record):
+        badge = status_badge(record, "status")
+        if not record.quarantined:
+            return badge
+        # Set by containment: the gateway drops all but management traffic.
+        return format_html(
+            '{} <span class="badge badge-danger">{}{}</span>',
+            badge,
+            icon("shield-alert"),
+            _("Quarantined"),
+        )
 
     def render_capacity_mbps(self, value):
         return f"{value:,} Mbps"

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from security import views
 
@@ -34,6 +34,8 @@ urlpatterns = [
         views.event_unacknowledge,
         name="event_unacknowledge",
     ),
+    # Containment (docs/containment.md).
+    path("", include("security.urls_containment")),
     path("account/sessions/", views.my_sessions, name="my_sessions"),
     path(
         "account/sessions/sign-out-others/",

@@ -1,8 +1,10 @@
 from rest_framework.routers import DefaultRouter
 
+from security.api.containment import ContainmentViewSet
 from security.api.views import SecurityEventViewSet
 
 router = DefaultRouter()
 router.register("security-events", SecurityEventViewSet, basename="securityevent")
+router.register("containment", ContainmentViewSet, basename="containment")  # docs/containment.md
 
 urlpatterns = router.urls
