@@ -37,6 +37,7 @@ NAVIGATION = (
         "security.view_containmentaction",
         ("/security/containment/",),
     ),
+    NavItem(_("Incidents"), "security:incident_list", "shield-alert", "security.view_incident"),
     NavItem(_("Alerts"), "alerts:alert_list", "bell", "alerts.view_alert"),
     NavItem(_("Audit"), "audit:record_list", "scroll-text", "audit.view_auditrecord"),
     NavItem(_("Settings"), "settings", "settings", prefixes=("/settings/",)),
@@ -85,6 +86,14 @@ SETTINGS_SECTIONS = (
         "network",
         _("The networks allowed to reach the console and the API."),
         "security.view_allowlistentry",
+    ),
+    # security (docs/incidents.md)
+    Section(
+        _("Correlation rules"),
+        "security:correlationrule_list",
+        "git-merge",
+        _("How security events are grouped into incidents: windows, thresholds, severity."),
+        "security.view_correlationrule",
     ),
     # accounts/api_auth (docs/api.md)
     Section(

@@ -554,6 +554,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the security severity that events and incidents share (the
+    # agent API's own event schema has another).
+    "ENUM_NAME_OVERRIDES": {"SecuritySeverityEnum": "security.choices.Severity"},
     # The description of the authentication methods (accounts/api_auth/openapi.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

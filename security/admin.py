@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from security.models import AllowlistEntry, SecurityEvent, SessionPolicy, UserSession
+from security.models import (
+    AllowlistEntry,
+    CorrelationRule,
+    Incident,
+    IncidentActivity,
+    SecurityEvent,
+    SessionPolicy,
+    UserSession,
+)
 from security.sessions import end_sessions
 
 
@@ -85,3 +93,35 @@ class UserSessionAdmin(admin.ModelAdmin):
     def sign_out(self, request, queryset):
         count = end_sessions(list(queryset), reason="signed out in Django admin")
         self.message_user(request, f"Signed out {count} session(s).")
+
+
+class IncidentActivityInline(admin.TabularInline):
+    model = IncidentActivity
+
+    extra = 0
+    fields = ("at", "kind", "actor", "text")
+    readonly_fields = fields
+    can_delete = False
+    ordering = ("-at",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ("title", "severity", "status", "rule", "event_count", "assignee", "last_seen")
+    list_filter = ("status", "severity", "rule")
+    search_fields = ("uuid", "title", "summary", "src_ip")
+    list_select_related = ("rule", "assignee")
+    readonly_fields = ("uuid", "key", "rule", "first_seen", "last_seen", "event_count", "created")
+    raw_id_fields = ("assignee",)
+    filter_horizontal = ("gateways",)
+    inlines = [IncidentActivityInline]
+
+
+@admin.register(CorrelationRule)
+class CorrelationRuleAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "enabled", "window_seconds", "threshold", "cooldown_seconds")
+    list_filter = ("kind", "enabled")
+    readonly_fields = ("uuid", "builtin")

@@ -524,6 +524,10 @@ def _extend(rule, gateway, incident, hit, ids, outcome) -> set[int]:
         if incident.key.startswith(RuleKind.DISTRIBUTED_SCAN):
             count = incident.gateways.count()
             changes["title"] = f"Distributed scan from {incident.src_ip} across {count} gateways"
+            changes["summary"] = (
+                f"{incident.src_ip} has reached {count} gateways with "
+                f"{incident.event_count + linked} events so far."
+            )
         IncidentActivity.objects.create(
             incident=incident,
             kind=ActivityKind.EVENTS_ADDED,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from datetime import timedelta
@@ -17,8 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from gateways.filtersets import ByNameFilter
 from gateways.models import Region
-from security.choices import AllowlistScope, Category, Severity
-from security.models import AllowlistEntry, SecurityEvent
+from security.choices import AllowlistScope, Category, IncidentStatus, RuleKind, Severity
+from security.models import AllowlistEntry, CorrelationRule, Incident, SecurityEvent
 
 
 class AllowlistEntryFilterSet(django_filters.FilterSet):
@@ -231,6 +232,12 @@ class SecurityEventFilterSet(django_filters.FilterSet):
         ),
     )
 
+    incident = django_filters.UUIDFilter(
+        method="by_incident",
+        label=_("Incident"),
+        help_text=_("Incident id"),
+    )
+
     class Meta:
         model = SecurityEvent
         fields = [
@@ -247,7 +254,14 @@ class SecurityEventFilterSet(django_filters.FilterSet):
             "port",
             "signature",
             "acknowledged",
+            "incident",
         ]
+
+    def by_incident(self, queryset, name, value):
+        # The incident's id, then its events through (incident, occurred_at).
+        if value is None:
+            return queryset
+        return queryset.filter(incident_id__in=Incident.objects.filter(uuid=value).values("pk"))
 
     def search(self, queryset, name, value):
         return text_search(queryset, value)
@@ -271,3 +285,141 @@ class SecurityEventFilterSet(django_filters.FilterSet):
         if value is None:
             return queryset
         return queryset.filter(Q(dst_port=value) | Q(src_port=value))
+
+
+# --- Incidents ---------------------------------------------------------------------
+
+
+def _rules(request):
+    return CorrelationRule.objects.all()
+
+
+def _assignees(request):
+    from django.contrib.auth import get_user_model
+
+    if request is None:
+        return get_user_model().objects.none()
+    # People who hold an incident now: a short list, not every account.
+    return get_user_model().objects.filter(
+        pk__in=Incident.objects.restrict(request.user, "view").values("assignee")
+    )
+
+
+class IncidentFilterSet(django_filters.FilterSet):
+    """The incidents list's filters, shared by the page and the API."""
+
+    q = django_filters.CharFilter(
+        method="search", label=_("Search"), help_text=_("Title, summary or source IP")
+    )
+    status = django_filters.MultipleChoiceFilter(choices=IncidentStatus.choices, label=_("Status"))
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, label=_("Severity"))
+    kind = django_filters.MultipleChoiceFilter(
+        field_name="rule__kind", choices=RuleKind.choices, label=_("Kind")
+    )
+    rule = django_filters.ModelChoiceFilter(
+        queryset=_rules, to_field_name="uuid", label=_("Rule"), empty_label=_("Any rule")
+    )
+    region = ByNameFilter(
+        method="by_region",
+        field_name="gateways__region__slug",
+        to_field_name="slug",
+        queryset=_regions,
+        label=_("Region"),
+    )
+    gateway = django_filters.CharFilter(
+        method="by_gateway", label=_("Gateway"), help_text=_("Gateway name")
+    )
+    assignee = django_filters.CharFilter(
+        method="by_assignee",
+        label=_("Assignee"),
+        help_text=_("A user name, “me” or “none”"),
+    )
+    range = django_filters.ChoiceFilter(
+        choices=[choice for choice in TimeRange.choices if choice[0] != TimeRange.CUSTOM],
+        method="by_range",
+        label=_("Active"),
+        empty_label=_("Any time"),
+    )
+    since = django_filters.IsoDateTimeFilter(
+        field_name="last_seen",
+        lookup_expr="gte",
+        label=_("Last seen from"),
+        widget=DateTimeInput(),
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="first_seen",
+        lookup_expr="lt",
+        label=_("First seen before"),
+        widget=DateTimeInput(),
+    )
+
+    class Meta:
+        model = Incident
+        fields = [
+            "q",
+            "status",
+            "severity",
+            "kind",
+            "rule",
+            "region",
+            "gateway",
+            "assignee",
+            "range",
+            "since",
+            "until",
+        ]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        condition = Q(title__icontains=value) | Q(summary__icontains=value)
+        with contextlib.suppress(ValueError):
+            condition |= Q(src_ip=str(ipaddress.ip_address(value)))
+        return queryset.filter(condition)
+
+    def _through(self, **lookup):
+        # Through the gateways link, as a subquery: an incident is never repeated.
+        links = Incident.gateways.through.objects.filter(**lookup)
+        return links.values("incident_id")
+
+    def by_region(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(pk__in=self._through(gateway__region__in=list(value)))
+
+    def by_gateway(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(pk__in=self._through(gateway__name=value))
+
+    def by_assignee(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        if value.lower() == "none":
+            return queryset.filter(assignee__isnull=True)
+        if value.lower() == "me":
+            user = getattr(self.request, "user", None)
+            return queryset.filter(assignee=user) if user else queryset.none()
+        return queryset.filter(assignee__username=value)
+
+    def by_range(self, queryset, name, value):
+        span = TIME_RANGE_SPAN.get(value)
+        if span is None:
+            return queryset
+        return queryset.filter(last_seen__gte=timezone.now() - span)
+
+
+class CorrelationRuleFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"), help_text=_("Name"))
+    kind = django_filters.MultipleChoiceFilter(choices=RuleKind.choices, label=_("Kind"))
+
+    class Meta:
+        model = CorrelationRule
+        fields = ["q", "kind"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(name__icontains=value) if value else queryset

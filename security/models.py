@@ -429,6 +429,9 @@ class CorrelationRule(models.Model):
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
 
+    # Console-wide settings: the permission decides, no region scope.
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
         ordering = ["kind", "name"]
         verbose_name = _("correlation rule")

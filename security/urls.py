@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from security import views
+from security import views, views_incidents
 
 app_name = "security"
 
@@ -36,6 +36,44 @@ urlpatterns = [
     ),
     # Containment (docs/containment.md).
     path("", include("security.urls_containment")),
+    # Incidents and correlation rules (docs/incidents.md).
+    path("security/incidents/", views_incidents.incident_list, name="incident_list"),
+    path(
+        "security/incidents/<uuid:uuid>/", views_incidents.incident_detail, name="incident_detail"
+    ),
+    path(
+        "security/incidents/<uuid:uuid>/status/",
+        views_incidents.incident_status,
+        name="incident_status",
+    ),
+    path(
+        "security/incidents/<uuid:uuid>/assignee/",
+        views_incidents.incident_assignee,
+        name="incident_assignee",
+    ),
+    path(
+        "security/incidents/<uuid:uuid>/notes/", views_incidents.incident_note, name="incident_note"
+    ),
+    path(
+        "settings/correlation-rules/",
+        views_incidents.correlationrule_list,
+        name="correlationrule_list",
+    ),
+    path(
+        "settings/correlation-rules/add/",
+        views_incidents.correlationrule_edit,
+        name="correlationrule_add",
+    ),
+    path(
+        "settings/correlation-rules/<uuid:uuid>/edit/",
+        views_incidents.correlationrule_edit,
+        name="correlationrule_edit",
+    ),
+    path(
+        "settings/correlation-rules/<uuid:uuid>/delete/",
+        views_incidents.correlationrule_delete,
+        name="correlationrule_delete",
+    ),
     path("account/sessions/", views.my_sessions, name="my_sessions"),
     path(
         "account/sessions/sign-out-others/",

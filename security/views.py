@@ -376,7 +376,17 @@ class SecurityEventMixin:
 
 # The filters shown in the bar; the others (signature, port…) open under "More filters".
 EVENT_BAR_FIELDS = ("q", "range", "severity", "category", "region")
-EVENT_MORE_FIELDS = ("since", "until", "gateway", "src", "dst", "port", "signature", "acknowledged")
+EVENT_MORE_FIELDS = (
+    "since",
+    "until",
+    "gateway",
+    "src",
+    "dst",
+    "port",
+    "signature",
+    "acknowledged",
+    "incident",
+)
 
 
 class SecurityEventListView(SecurityEventMixin, View):
@@ -469,7 +479,7 @@ def get_event(user, uuid, action: str) -> SecurityEvent:
     try:
         return (
             _events(user, action)
-            .select_related("gateway", "gateway__region", "acknowledged_by")
+            .select_related("gateway", "gateway__region", "acknowledged_by", "incident")
             .get(uuid=uuid)
         )
     except SecurityEvent.DoesNotExist:

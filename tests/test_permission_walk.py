@@ -20,7 +20,7 @@ from accounts.models import GroupMapping, Role
 from audit.models import ReportSchedule
 from policies.models import PolicyRevision
 from policies.snapshot import empty_snapshot
-from security.models import AllowlistEntry, ContainmentAction
+from security.models import AllowlistEntry
 from tests.factories import (
     GatewayFactory,
     RegionFactory,
@@ -63,7 +63,9 @@ def perm(codename: str, obj: str | None = None, ok=(200,), **kwargs) -> Access:
 
 
 # Objects whose model is region-scoped: a scoped user outside gets 404.
-SCOPED_OBJECTS = {"gateway", "region", "tunnel", "securityevent", "containmentaction"}
+SCOPED_OBJECTS = {"gateway", "region", "tunnel", "securityevent"}
+# Incidents reach their regions through their gateways (docs/incidents.md).
+SCOPED_OBJECTS |= {"incident"}
 
 ACCESS: dict[str, Access] = {
     # Console
@@ -152,19 +154,19 @@ ACCESS: dict[str, Access] = {
     "security:event_unacknowledge": perm("security.change_securityevent", "securityevent"),
     "security:event_search_save": SIGNED_IN_POST_ONLY,
     "security:event_search_delete": Access("signed_in", ok=(405,), kwargs={"uuid": NO_SUCH}),
+    # Incidents (docs/incidents.md): changes are POSTs; a GET goes back to the page.
+    "security:incident_list": perm("security.view_incident"),
+    "security:incident_detail": perm("security.view_incident", "incident"),
+    "security:incident_status": perm("security.change_incident", "incident", ok=(302,)),
+    "security:incident_assignee": perm("security.change_incident", "incident", ok=(302,)),
+    "security:incident_note": perm("security.change_incident", "incident", ok=(302,)),
+    "security:correlationrule_list": perm("security.view_correlationrule"),
+    "security:correlationrule_add": perm("security.add_correlationrule"),
+    "security:correlationrule_edit": perm("security.change_correlationrule", "correlationrule"),
+    "security:correlationrule_delete": perm("security.delete_correlationrule", "correlationrule"),
     "security:my_sessions": SIGNED_IN,
     "security:session_revoke": Access("signed_in", ok=(405,), kwargs={"uuid": NO_SUCH}),
     "security:session_revoke_others": SIGNED_IN_POST_ONLY,
-    # Containment (docs/containment.md): the action pages confirm on GET.
-    "security:containmentaction_list": perm("security.view_containmentaction"),
-    "security:containmentaction_detail": perm(
-        "security.view_containmentaction", "containmentaction"
-    ),
-    "security:containment_block": perm("security.add_containmentaction"),
-    "security:containment_quarantine": perm("security.add_containmentaction"),
-    "security:containmentaction_lift": perm(
-        "security.change_containmentaction", "containmentaction"
-    ),
     "accounts:invitation_accept": Access("public", kwargs={"token": "rci_not-a-real-token"}),
     # Your own second factor: every signed-in user, for themselves.
     "accounts:mfa:overview": SIGNED_IN_OR_REDIRECT,
@@ -269,11 +271,10 @@ ACCESS: dict[str, Access] = {
     "api:token-revoke": Access("public"),
     "api:securityevent-list": perm("security.view_securityevent"),
     "api:securityevent-detail": perm("security.view_securityevent", "securityevent"),
-    "api:containment-list": perm("security.view_containmentaction"),
-    "api:containment-detail": perm("security.view_containmentaction", "containmentaction"),
-    "api:containment-block": perm("security.add_containmentaction", ok=(405,)),
-    "api:containment-quarantine": perm("security.add_containmentaction", ok=(405,)),
-    "api:containment-lift": perm("security.change_containmentaction", ok=(405,), uuid=NO_SUCH),
+    "api:incident-list": perm("security.view_incident"),
+    "api:incident-detail": perm("security.view_incident", "incident"),
+    # POST only; a GET is refused after the read permission.
+    "api:incident-notes": perm("security.view_incident", ok=(405,), uuid=NO_SUCH),
     "api:auditrecord-list": perm("audit.view_auditrecord"),
     "api:auditrecord-detail": perm("audit.view_auditrecord", ok=(404,), pk=10**12),
     "api:apikey-list": SIGNED_IN,  # each user's own keys
@@ -328,6 +329,25 @@ def test_every_url_is_declared():
     assert not stale, f"ACCESS lists URLs that no longer exist: {stale}"
 
 
+def walk_incident(gateway):
+    from django.utils import timezone
+
+    from security.models import Incident
+
+    now = timezone.now()
+    incident = Incident.objects.create(
+        title="Walk incident", severity="high", key="walk", first_seen=now, last_seen=now
+    )
+    incident.gateways.add(gateway)
+    return incident
+
+
+def walk_rule():
+    from security.models import CorrelationRule
+
+    return CorrelationRule.objects.get(kind="distributed_scan")
+
+
 @pytest.fixture
 def world(db):
     home, far = RegionFactory(name="Home"), RegionFactory(name="Far")
@@ -351,10 +371,9 @@ def world(db):
         # Covers the test client's address, so the allowlist lets every request in.
         "allowlistentry": AllowlistEntry.objects.create(network="127.0.0.0/8", comment="tests"),
         "securityevent": SecurityEventFactory(gateway=gateway),  # security events
-        # A block in the home region (docs/containment.md).
-        "containmentaction": ContainmentAction.objects.create(
-            kind="block_source", cidr="203.0.113.9/32", region=home, target_name="203.0.113.9/32"
-        ),
+        # An incident reaching the home region, and a correlation rule.
+        "incident": walk_incident(gateway),
+        "correlationrule": walk_rule(),
         # Audit report schedules (docs/audit.md).
         "reportschedule": ReportSchedule.objects.create(
             name="Walk schedule", report="change_report", recipients=["walk@example.com"]
