@@ -20,7 +20,7 @@ from accounts.models import GroupMapping, Role
 from audit.models import ReportSchedule
 from policies.models import PolicyRevision
 from policies.snapshot import empty_snapshot
-from security.models import AllowlistEntry
+from security.models import AllowlistEntry, ContainmentAction
 from tests.factories import (
     GatewayFactory,
     RegionFactory,
@@ -63,7 +63,7 @@ def perm(codename: str, obj: str | None = None, ok=(200,), **kwargs) -> Access:
 
 
 # Objects whose model is region-scoped: a scoped user outside gets 404.
-SCOPED_OBJECTS = {"gateway", "region", "tunnel", "securityevent"}
+SCOPED_OBJECTS = {"gateway", "region", "tunnel", "securityevent", "containmentaction"}
 # Incidents reach their regions through their gateways (docs/incidents.md).
 SCOPED_OBJECTS |= {"incident"}
 
@@ -167,6 +167,16 @@ ACCESS: dict[str, Access] = {
     "security:my_sessions": SIGNED_IN,
     "security:session_revoke": Access("signed_in", ok=(405,), kwargs={"uuid": NO_SUCH}),
     "security:session_revoke_others": SIGNED_IN_POST_ONLY,
+    # Containment (docs/containment.md): the action pages confirm on GET.
+    "security:containmentaction_list": perm("security.view_containmentaction"),
+    "security:containmentaction_detail": perm(
+        "security.view_containmentaction", "containmentaction"
+    ),
+    "security:containment_block": perm("security.add_containmentaction"),
+    "security:containment_quarantine": perm("security.add_containmentaction"),
+    "security:containmentaction_lift": perm(
+        "security.change_containmentaction", "containmentaction"
+    ),
     "accounts:invitation_accept": Access("public", kwargs={"token": "rci_not-a-real-token"}),
     # Your own second factor: every signed-in user, for themselves.
     "accounts:mfa:overview": SIGNED_IN_OR_REDIRECT,
@@ -275,6 +285,11 @@ ACCESS: dict[str, Access] = {
     "api:incident-detail": perm("security.view_incident", "incident"),
     # POST only; a GET is refused after the read permission.
     "api:incident-notes": perm("security.view_incident", ok=(405,), uuid=NO_SUCH),
+    "api:containment-list": perm("security.view_containmentaction"),
+    "api:containment-detail": perm("security.view_containmentaction", "containmentaction"),
+    "api:containment-block": perm("security.add_containmentaction", ok=(405,)),
+    "api:containment-quarantine": perm("security.add_containmentaction", ok=(405,)),
+    "api:containment-lift": perm("security.change_containmentaction", ok=(405,), uuid=NO_SUCH),
     "api:auditrecord-list": perm("audit.view_auditrecord"),
     "api:auditrecord-detail": perm("audit.view_auditrecord", ok=(404,), pk=10**12),
     "api:apikey-list": SIGNED_IN,  # each user's own keys
@@ -374,6 +389,10 @@ def world(db):
         # An incident reaching the home region, and a correlation rule.
         "incident": walk_incident(gateway),
         "correlationrule": walk_rule(),
+        # A block in the home region (docs/containment.md).
+        "containmentaction": ContainmentAction.objects.create(
+            kind="block_source", cidr="203.0.113.9/32", region=home, target_name="203.0.113.9/32"
+        ),
         # Audit report schedules (docs/audit.md).
         "reportschedule": ReportSchedule.objects.create(
             name="Walk schedule", report="change_report", recipients=["walk@example.com"]
