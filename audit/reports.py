@@ -106,7 +106,7 @@ def _log_url(after, before, **filters) -> str:
         "before": before.strftime("%Y-%m-%dT%H:%M"),
         **filters,
     }
-    return reverse("audit:record_list") + "?" + urlencode(params)
+    return reverse("audit:record_list") + "?" + urlencode(params, doseq=True)
 
 
 # Only what the listed rows and the CSV show.
@@ -610,7 +610,7 @@ class FailedAccess(RecordReport):
             "total": queryset.count(),
             "records": records,
             "truncated": truncated,
-            "log_url": _log_url(after, before, outcome="denied"),
+            "log_url": _log_url(after, before, outcome=[Outcome.FAILURE, Outcome.DENIED]),
         }
 
     def csv_rows(self, data):
