@@ -5,6 +5,7 @@ step: nothing is done before the form is submitted (with a recent password)."""
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from security import containment
@@ -28,7 +29,7 @@ class ExpiryMixin(forms.Form):
         label=_("Expires at"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text=_("Your local time. Only with “Until a moment…”."),
+        help_text=_("In the console's time zone. Only with “Until a moment…”."),
     )
     reason = forms.CharField(
         label=_("Reason"),
@@ -37,6 +38,12 @@ class ExpiryMixin(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Shown on the action, the incident timeline and the rule's comment."),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["expires_at"].help_text = _("In %(tz)s. Only with “Until a moment…”.") % {
+            "tz": timezone.get_current_timezone_name()
+        }
 
     def clean_expiry(self, cleaned) -> None:
         if "expires" not in cleaned:
