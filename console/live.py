@@ -84,6 +84,10 @@ class Push:
     groups: list[str]
     regions: frozenset[int] = field(default_factory=frozenset)
     topic: str = ""
+    # When it was made, and how many of its groups got it (a failed send is
+    # retried from there: console/live.py Outbox._requeue).
+    created: float = field(default_factory=time.monotonic)
+    sent_to: int = 0
 
 
 class Topic:
@@ -264,6 +268,9 @@ def notify(user_id: int, message: str, level: str = "info") -> None:
 
 _message_ids = itertools.count(1)
 BATCH_SECONDS = 0.02
+# A round that failed (Redis restarting) is tried again for this long.
+RETRY_SECONDS = 10.0
+RETRY_MAX_PUSHES = 5000
 WATCHED_SECONDS = 1.0
 
 
@@ -400,6 +407,8 @@ class Outbox:
             # heartbeats a round takes many elements (one query per topic, one
             # Redis pipeline) instead of one each.
             time.sleep(BATCH_SECONDS)
+            due: dict[str, dict[int, int]] = {}
+            pushes: list[Push] = []
             try:
                 due, pushes, look = self._take()
                 if look:
@@ -408,11 +417,26 @@ class Outbox:
                         self.watched = watched
                 if due:
                     pushes += self._render(due)
+                    due = {}
                 if pushes:
                     self.loop.run_until_complete(self._send(pushes))
             except Exception:  # the thread must survive a bad render or Redis going away
                 log.exception("live updates: sending failed")
+                self._requeue(due, pushes)
                 time.sleep(0.5)
+
+    def _requeue(self, due: dict[str, dict[int, int]], pushes: list[Push]) -> None:
+        """What a failed round did not send goes again in the next one (Redis
+        restarting: the first command on a pooled connection fails), unless
+        it has waited RETRY_SECONDS already: tabs re-fetch when they reconnect."""
+        now = time.monotonic()
+        with self.lock:
+            for topic, pks in due.items():
+                for pk, level in pks.items():
+                    if self.pending.get((topic, pk), 0) < level:
+                        self.pending[(topic, pk)] = level
+            kept = [push for push in pushes if now - push.created < RETRY_SECONDS]
+            self.pushes[:0] = kept[-RETRY_MAX_PUSHES:]
 
     def _render(self, due: dict[str, dict[int, int]]) -> list[Push]:
         close_old_connections()
@@ -454,13 +478,18 @@ class Outbox:
         return watched
 
     async def _send(self, pushes: list[Push]) -> None:
+        """Send ``pushes``, taking each out of the list once sent: what is
+        left when a send fails is what to send again."""
         from channels.layers import get_channel_layer
 
         layer = get_channel_layer()
-        for push in pushes:
+        while pushes:
+            push = pushes[0]
             body = message(push)
-            for group in push.groups:
+            for group in push.groups[push.sent_to :]:
                 await layer.group_send(group, body)
+                push.sent_to += 1
+            pushes.pop(0)
 
     def _watch_health(self) -> None:
         """The readiness checks (console/health.py) every

@@ -82,3 +82,35 @@ def test_while_down_calls_do_not_wait_for_redis_again(monkeypatch):
     assert Recorder.calls == []  # within RETRY_AFTER_SECONDS: Redis is not asked
     monkeypatch.setattr(resilient, "outage", resilient._Outage())
     assert cache.get("x") == "from redis"  # and asked again afterwards
+
+
+def test_a_round_that_fails_to_send_is_sent_again(monkeypatch):
+    """Redis restarting: the first command on a pooled connection fails. What
+    the outbox had not sent yet goes in its next round, not lost."""
+    import asyncio
+
+    from console import live
+
+    sent: list[tuple[str, str]] = []
+    failures = [1]
+
+    class FlakyLayer:
+        async def group_send(self, group, message):
+            if group == "g2" and failures:
+                failures.pop()
+                raise ConnectionError("Redis restarting")
+            sent.append((group, message["html"]))
+
+    monkeypatch.setattr("channels.layers.get_channel_layer", lambda: FlakyLayer())
+    outbox = live.Outbox()
+    pushes = [live.Push("a", "<a>", ["g1", "g2"]), live.Push("b", "<b>", ["g3"])]
+    with pytest.raises(ConnectionError):
+        asyncio.run(outbox._send(pushes))
+    assert sent == [("g1", "<a>")]
+    outbox._requeue({"gateways.gateway": {7: live.FULL}}, pushes)
+    assert outbox.pending == {("gateways.gateway", 7): live.FULL}
+
+    again = list(outbox.pushes)
+    asyncio.run(outbox._send(again))
+    # The rest of the first push (not g1 twice), then the second.
+    assert sent == [("g1", "<a>"), ("g2", "<a>"), ("g3", "<b>")]
