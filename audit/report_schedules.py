@@ -127,8 +127,13 @@ def send_report(schedule: ReportSchedule, after: datetime, before: datetime, now
 
 def claim(schedule: ReportSchedule, now: datetime) -> tuple[datetime, datetime] | None:
     """Take a due schedule's run: one conditional UPDATE, so of two task
-    runs only one gets it, and a period already sent is never sent again."""
-    after, before = period_for(schedule.period, schedule.next_run)
+    runs only one gets it, and a period already sent is never sent again.
+    After an outage that missed several sending times, the latest one is
+    sent (the most recent complete period), not each missed one."""
+    slot = schedule.next_run
+    while (following := next_run_after(schedule.frequency, slot)) <= now:
+        slot = following
+    after, before = period_for(schedule.period, slot)
     claimed = (
         ReportSchedule.objects.filter(pk=schedule.pk, enabled=True, next_run=schedule.next_run)
         .filter(Q(last_period_end__isnull=True) | Q(last_period_end__lt=before))

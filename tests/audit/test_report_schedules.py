@@ -238,6 +238,24 @@ def test_a_claimed_run_cannot_be_claimed_again():
     assert claim(stale, timezone.now()) is None
 
 
+def test_after_an_outage_the_latest_period_is_sent_once(smtp_server, smtp_settings):  # noqa: F811
+    controller, inbox = smtp_server
+    smtp_settings(controller.port)
+    now = timezone.now()
+    # Due five days ago; the task did not run since.
+    schedule = due_schedule(next_run=next_run_after(ReportFrequency.DAILY, now - timedelta(days=6)))
+    assert send_due(now) == 1
+    assert send_due(now) == 0
+    latest = next_run_after(ReportFrequency.DAILY, now - timedelta(days=1))
+    after, before = period_for(ReportPeriod.PREVIOUS_DAY, latest)
+    assert before > now - timedelta(days=1)
+    schedule.refresh_from_db()
+    assert schedule.last_period_end == before
+    assert parse(inbox.messages[0])["Subject"] == (
+        f"Change report: {after:%Y-%m-%d} – {after:%Y-%m-%d}"
+    )
+
+
 def test_a_period_already_sent_is_not_sent_again(smtp_server, smtp_settings):  # noqa: F811
     controller, inbox = smtp_server
     smtp_settings(controller.port)
