@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -147,14 +148,16 @@ def test_upload_that_the_bucket_reports_differently_is_refused(s3, tmp_path, mon
         def put_object(**kwargs):
             result = put(**kwargs)
             if kwargs["Key"].endswith(".jsonl.gz"):
-                put(Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=b"something else")
+                # As many bytes as the file (the HEAD's size matches), others.
+                size = os.fstat(kwargs["Body"].fileno()).st_size
+                put(Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=b"x" * size)
             return result
 
         client.put_object = put_object
         return client
 
     monkeypatch.setattr(storage, "client", tampering_client)
-    with pytest.raises(ArchiveStorageError):
+    with pytest.raises(ArchiveStorageError, match="SHA-256"):
         archive_before(timezone.now() + timedelta(seconds=1), directory=tmp_path)
     assert AuditRecord.objects.filter(pk__in=[r.pk for r in old]).count() == len(old)
 
