@@ -15,6 +15,11 @@ class SecurityConfig(AppConfig):
         from security.models import AllowlistEntry, SessionPolicy
 
         register_event_sink(store_events)
+        # Per-minute event counts (correlation's anomaly baseline): telemetry,
+        # rewritten with every batch and pruned hourly; never audited per row.
+        from audit.registry import register as audit_register
+
+        audit_register("security.GatewayEventRate", noise=True)
 
         def drop_allowlist(**kwargs):
             # Now and after commit: a request in between must not cache the old list.

@@ -91,6 +91,18 @@ class Hit:
     details: dict = field(default_factory=dict)
 
 
+def ensure_builtin_rules() -> None:
+    """The built-in rules, as migration 0005 makes them, where none of a kind
+    is left (a flushed database: tests that truncate tables, ``flush``)."""
+    from importlib import import_module
+
+    builtin = import_module("security.migrations.0005_builtin_correlation_rules").BUILTIN
+    for values in builtin:
+        CorrelationRule.objects.get_or_create(
+            kind=values["kind"], builtin=True, defaults=dict(values)
+        )
+
+
 def severities_from(minimum: str) -> list[str]:
     floor = SEVERITY_RANK.get(minimum, 0)
     return [value for value in Severity.values if SEVERITY_RANK[value] >= floor]

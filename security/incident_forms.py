@@ -7,7 +7,7 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from security.choices import IncidentStatus
+from security.choices import IncidentStatus, RuleKind
 from security.incidents import NOTE_MAX_LENGTH, assignable_users
 from security.models import CorrelationRule
 
@@ -75,3 +75,14 @@ class CorrelationRuleForm(forms.ModelForm):
         if self.instance.pk and self.instance.builtin:
             # A built-in rule keeps its kind: tune it, or disable it.
             self.fields["kind"].disabled = True
+
+    def clean(self):
+        data = super().clean()
+        kind, threshold = data.get("kind"), data.get("threshold")
+        counted = kind in (RuleKind.DISTRIBUTED_SCAN, RuleKind.BRUTE_FORCE)
+        if counted and threshold is not None and (threshold != int(threshold) or threshold < 2):
+            what = _("gateways") if kind == RuleKind.DISTRIBUTED_SCAN else _("failed logins")
+            self.add_error(
+                "threshold", _("A whole number of %(what)s, at least 2.") % {"what": what}
+            )
+        return data

@@ -393,3 +393,21 @@ def test_query_count_does_not_grow_with_the_batch(fleet, send, scenario, monkeyp
             assert outcome.linked == size
     assert counts[0] == counts[1], counts
     assert counts[1] <= 20
+
+
+def test_old_rate_counts_are_pruned_without_audit_records(fleet):
+    from audit.models import AuditRecord
+    from security.tasks import prune_event_rates
+
+    now = timezone.now().replace(second=0, microsecond=0)
+    GatewayEventRate.objects.bulk_create(
+        [
+            GatewayEventRate(gateway=fleet[0], minute=now - timedelta(days=3, minutes=m), count=1)
+            for m in range(5)
+        ]
+        + [GatewayEventRate(gateway=fleet[0], minute=now - timedelta(hours=1), count=4)]
+    )
+    before = AuditRecord.objects.count()
+    assert prune_event_rates() == 5
+    assert list(GatewayEventRate.objects.values_list("count", flat=True)) == [4]
+    assert AuditRecord.objects.count() == before

@@ -385,3 +385,67 @@ def test_detail_query_count_does_not_grow(world, admin, count_queries):
         IncidentActivity.objects.create(incident=incident, kind="note", text="more")
     incident.gateways.add(GatewayFactory(region=world["north"]), GatewayFactory())
     assert count_queries(admin, url) == small
+
+
+# --- Live ------------------------------------------------------------------------------
+
+
+def test_live_pushes_render_the_row_the_summary_and_a_toast_to_the_regions(world):
+    from console import live
+    from security import live as security_live
+
+    incident = world["both"]
+    topics = live.topics()
+    pushes = topics[security_live.INCIDENT_TOPIC].render({incident.pk: live.FULL})
+    row, detail = pushes
+    assert f'id="row-incident-{incident.uuid}"' in row.html
+    assert "Fleet-wide scan" in row.html
+    assert row.regions == frozenset({world["north"].pk, world["south"].pk})
+    assert live.region_group("security.incident", world["north"].pk) in row.groups
+    assert f'id="incident-summary-{incident.uuid}"' in detail.html
+    assert detail.groups == [live.object_group("security.incident", incident.pk)]
+    toasts = topics[f"{security_live.INCIDENT_TOPIC}.toast"].render({incident.pk: live.FULL})
+    assert {push.topic for push in toasts} == {"security.incident", "security.securityevent"}
+    assert all(incident.get_absolute_url() in push.html for push in toasts)
+    # Only the groups of the incident's regions (and users without limits).
+    south_only = world["south_only"]
+    pushes = topics[f"{security_live.INCIDENT_TOPIC}.toast"].render({south_only.pk: live.FULL})
+    for push in pushes:
+        assert live.region_group(push.topic, world["north"].pk) not in push.groups
+
+
+# --- Correlation rules settings ------------------------------------------------------------
+
+
+def test_admin_tunes_a_rule_and_bad_values_are_refused(world, admin):
+    rule = CorrelationRule.objects.get(kind="brute_force")
+    url = reverse("security:correlationrule_edit", kwargs={"uuid": rule.uuid})
+    form = {
+        "name": rule.name,
+        "kind": "anomaly",  # ignored: a built-in rule keeps its kind
+        "enabled": "on",
+        "description": "",
+        "window_seconds": 600,
+        "threshold": 20,
+        "min_events": 1,
+        "min_severity": "low",
+        "severity_raise": "critical",
+        "cooldown_seconds": 1800,
+    }
+    assert admin.post(url, form).status_code == 302
+    rule.refresh_from_db()
+    assert (rule.kind, rule.window_seconds, rule.threshold) == ("brute_force", 600, 20)
+    bad = admin.post(url, {**form, "threshold": 1.5, "window_seconds": 5})
+    assert bad.status_code == 422
+    assert set(bad.context["form"].errors) == {"threshold", "window_seconds"}
+    rule.refresh_from_db()
+    assert rule.threshold == 20
+    # Built-in rules are disabled, not deleted.
+    delete = reverse("security:correlationrule_delete", kwargs={"uuid": rule.uuid})
+    assert admin.post(delete).status_code == 409
+    assert CorrelationRule.objects.filter(pk=rule.pk).exists()
+
+
+def test_operators_cannot_reach_correlation_rules(world, client):
+    signed_in(client, user_with_role("inc-op-rules", "Operator"))
+    assert client.get(reverse("security:correlationrule_list")).status_code == 403
