@@ -294,17 +294,6 @@ def _rules(request):
     return CorrelationRule.objects.all()
 
 
-def _assignees(request):
-    from django.contrib.auth import get_user_model
-
-    if request is None:
-        return get_user_model().objects.none()
-    # People who hold an incident now: a short list, not every account.
-    return get_user_model().objects.filter(
-        pk__in=Incident.objects.restrict(request.user, "view").values("assignee")
-    )
-
-
 class IncidentFilterSet(django_filters.FilterSet):
     """The incidents list's filters, shared by the page and the API."""
 

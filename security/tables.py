@@ -98,7 +98,6 @@ class CorrelationRuleTable(BaseTable):
     cooldown_seconds = tables.Column(
         verbose_name=_("Extend for (s)"), attrs={"td": {"class": "num"}}
     )
-    updated = TimeSinceColumn(verbose_name=_("Changed"))
 
     class Meta(BaseTable.Meta):
         model = CorrelationRule
@@ -110,7 +109,6 @@ class CorrelationRuleTable(BaseTable):
             "threshold",
             "severity_raise",
             "cooldown_seconds",
-            "updated",
         )
         empty_text = _("No correlation rules: no incidents are opened.")
 
