@@ -81,6 +81,29 @@ class ExpiryColumn(tables.Column):
         )
 
 
+class LiftColumn(tables.Column):
+    """ "Lift" for an action in force that the viewer may lift (the region
+    scope comes from a per-request cache: no query per row)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("empty_values", ())
+        kwargs.setdefault("orderable", False)
+        kwargs.setdefault("verbose_name", "")
+        super().__init__(**kwargs)
+
+    def render(self, record, table):
+        user = getattr(getattr(table, "request", None), "user", None)
+        if not record.is_active or not containment.may_act_in(
+            user, record.region, containment.CHANGE
+        ):
+            return ""
+        return format_html(
+            '<a class="button small danger-outline" href="{}">{}</a>',
+            reverse("security:containmentaction_lift", kwargs={"uuid": record.uuid}),
+            _("Lift"),
+        )
+
+
 class ContainmentTable(BaseTable):
     kind = StatusColumn(verbose_name=gettext_lazy("Kind"))
     target_name = tables.Column(
@@ -96,6 +119,7 @@ class ContainmentTable(BaseTable):
     )
     created_by = tables.Column(verbose_name=gettext_lazy("By"), order_by=("created_by__username",))
     created_at = TimeSinceColumn(verbose_name=gettext_lazy("Taken"))
+    lift = LiftColumn(accessor="uuid")
 
     class Meta(BaseTable.Meta):
         model = ContainmentAction
@@ -108,6 +132,7 @@ class ContainmentTable(BaseTable):
             "incident",
             "created_by",
             "created_at",
+            "lift",
         )
         order_by = ("-created_at",)
         empty_text = gettext_lazy(
@@ -374,6 +399,10 @@ def incident_panel_context(incident: Incident, user) -> dict:
             "-created_at", "-id"
         )
     )
+    for action in actions:
+        action.can_lift = action.is_active and containment.may_act_in(
+            user, action.region, containment.CHANGE
+        )
     may = containment.may_contain(user)
     gateways = []
     if may:

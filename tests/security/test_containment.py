@@ -360,6 +360,9 @@ def test_a_region_scoped_operator_blocks_only_in_their_regions(fleet):
     listing = client.get(reverse("security:containmentaction_list")).content.decode()
     assert "198.51.100.1/32" in listing
     lift_url = reverse("security:containmentaction_lift", kwargs={"uuid": fleet_action.uuid})
+    assert lift_url not in listing  # no "Lift" offered for it
+    own = ContainmentAction.objects.get(region=fleet["europe"])
+    assert reverse("security:containmentaction_lift", kwargs={"uuid": own.uuid}) in listing
     assert client.post(lift_url).status_code == 404
     assert ContainmentAction.objects.get(pk=fleet_action.pk).lifted_at is None
 
