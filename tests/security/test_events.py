@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -304,6 +305,50 @@ def test_without_the_permission_the_list_is_refused(world, client):
     client.force_login(user_with_perms("nobody"))
     assert client.get(LIST).status_code == 403
     assert client.get(EXPORT).status_code == 403
+
+
+# --- Rows (security.views.event_rows) -------------------------------------------
+
+
+def test_rows_show_each_field_escaped_with_links_to_the_event(world, admin_client):
+    hostile = ev(
+        world,
+        signature='<script>alert("sig")</script>',
+        message="<b>bold</b> " + "x" * 200,
+        src_ip="203.0.113.9",
+        src_port=None,
+        dst_ip=None,
+        severity="critical",
+        category="malware",
+    )
+    hostile.gateway.name = "gw-<i>"
+    hostile.gateway.save()
+    ev(world, signature="", message="", severity="critical")
+    acked = ev(world, signature="looked at", acknowledged_at=timezone.now())
+    html = admin_client.get(LIST).content.decode()
+    assert "<script>alert" not in html and "&lt;script&gt;alert(&quot;sig&quot;)" in html
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "x" * 106 + "…" in html and "x" * 120 not in html  # truncated to 120
+    assert "gw-&lt;i&gt;" in html
+    assert html.count(f'href="{hostile.get_absolute_url()}"') == 2  # time and signature
+    assert "<code>203.0.113.9</code>" in html  # no port: the address alone
+    assert "(no signature)" in html
+    assert 'class="badge badge-ok" title="Acknowledged"' in html
+    assert html.count(f'href="{acked.get_absolute_url()}"') == 2
+    assert html.count('data-label="Severity"') == 3
+
+
+def test_multiple_choice_filters_add_no_distinct(world, admin_client):
+    """DISTINCT made PostgreSQL read every matching row before LIMIT: the
+    severity + time page grew with the table."""
+    ev(world, severity="high", category="malware")
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(
+            LIST + "?severity=high&severity=critical&category=malware&region=north"
+        )
+    assert signatures(response)
+    events = [q["sql"] for q in queries.captured_queries if "security_securityevent" in q["sql"]]
+    assert events and not any("DISTINCT" in sql for sql in events)
 
 
 # --- Query counts ------------------------------------------------------------------
