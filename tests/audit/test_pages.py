@@ -332,7 +332,8 @@ def test_access_review_on_known_data(auditor_client):
     assert [k["name"] for k in row["api_keys"]] == [
         "alice-ci (" + alice.api_keys.get().prefix + "…)"
     ]
-    csv_text = auditor_client.get(url, {"format": "csv"}).content.decode()
+    csv_response = auditor_client.get(url, {"format": "csv"})
+    csv_text = b"".join(csv_response.streaming_content).decode()
     line = next(line for line in csv_text.splitlines() if line.startswith("alice,"))
     assert "Operator" in line and "alice-ci" in line
     printable = auditor_client.get(url, {"format": "print"}).content.decode()

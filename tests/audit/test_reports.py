@@ -45,7 +45,8 @@ def csv_of(window: dict) -> dict:
 def csv_lines(response) -> list[list[str]]:
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(text)))
 
 
 # --- change report ----------------------------------------------------------------
