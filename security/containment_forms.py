@@ -46,6 +46,9 @@ class ExpiryMixin(forms.Form):
         }
 
     def clean_expiry(self, cleaned) -> None:
+        if "incident" in self.errors:
+            # A hidden field: say it where the form shows it.
+            self.add_error(None, _("That incident does not exist or is not yours to see."))
         if "expires" not in cleaned:
             return
         try:

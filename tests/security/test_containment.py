@@ -414,6 +414,7 @@ def test_acting_needs_a_recent_password(fleet, admin):
         ({"expires": "custom", "expires_at": "2020-01-01T10:00"}, "expires_at", "future"),
         ({"expires": "forever"}, "expires", "valid choice"),
         ({"region": "nowhere"}, "region", "valid choice"),
+        ({"incident": "00000000-0000-4000-8000-000000000000"}, "__all__", "incident"),
     ],
 )
 def test_bad_input_is_refused_on_its_field_and_stores_nothing(
