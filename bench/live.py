@@ -1,0 +1,581 @@
+"""Live console under load: daphne against uvicorn, in the same run.
+
+For each ASGI server (BENCH_LIVE_SERVERS, default "daphne,uvicorn"; one
+process serving console.asgi, pages, agent API and websockets) and each number
+of websocket clients N (BENCH_LIVE_CLIENTS, default "100,1000"):
+
+1. N websocket clients (the ``websockets`` package, many per asyncio process,
+   up to 500 per process) sign in with a session cookie and subscribe to the
+   gateway list (``/ws/live/?watch=gateways.gateway``), as a tab on /gateways/
+   does. Server memory per **idle** connection = server RSS delta / N, measured
+   before any traffic.
+2. The fleet simulator (``manage.py simulate_fleet``, gateways/simulator.py)
+   plays BENCH_LIVE_FLEET gateways (default 1,000) through the agent API with
+   a heartbeat interval of 1 s (the console tells agents the interval): about
+   1,000 heartbeats/s offered. It starts with the server and plays through
+   both client counts; measuring starts once the fleet has enrolled and
+   heartbeats (or after 90 s). Their rows reach list tabs only when a list
+   shows a change (status, version: about 2 % of heartbeats, the simulator's
+   random "degraded"), so this is also the fan-out load.
+3. **Probes.** A heartbeat that changes nothing a list shows is not sent
+   (docs/live.md), so latency and loss are measured on probe gateways whose
+   heartbeats always change what the list shows: each probe heartbeat carries
+   the software version ``2.<seq>.0``, shown in the row's Version column. A
+   client that receives the row reads the sequence from it: a gap is a lost
+   update. The probes heartbeat through the same HTTP agent API, each every
+   2 s — longer than the coalescing window (LIVE_COALESCE_MS, 1 s), so every
+   probe heartbeat must arrive as its own fragment. Latency = arrival at the
+   client - the heartbeat's HTTP response (same machine, same clock).
+4. **Reconnect.** Midway, some clients (10 %, at most 50) close their socket,
+   stay away 2 s (probe updates are missed meanwhile), reconnect and re-fetch
+   the page as console.js does (``X-Live-Refresh: 1``). At the end, every
+   client's last known version of every probe must be the last one sent:
+   ``stale_after_reconnect`` counts those that are not.
+5. Server CPU (process time / wall time) over the load window, heartbeats
+   stored per second (metric samples written in the window).
+
+Prints JSON and one summary line
+``p95_ms_100=… p95_ms_1000=… p99_ms_1000=… lost=… kb_per_conn=… server=…``
+for the server with the lower p95 at the largest N (the figures of the other
+are in the JSON).
+
+Needs PostgreSQL (DATABASE_URL's server, database BENCH_DATABASE, default
+bench_live, dropped and created) and Redis (REDIS_URL; the channel layer on
+it too). Takes a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATABASE = os.environ.get("BENCH_DATABASE", "bench_live")
+SERVERS = os.environ.get("BENCH_LIVE_SERVERS", "daphne,uvicorn").split(",")
+CLIENTS = [int(n) for n in os.environ.get("BENCH_LIVE_CLIENTS", "100,1000").split(",")]
+FLEET = int(os.environ.get("BENCH_LIVE_FLEET", "1000"))
+SECONDS = float(os.environ.get("BENCH_LIVE_SECONDS", "15"))
+PROBES = 10
+PROBE_INTERVAL = 2.0
+CLIENTS_PER_PROCESS = 500
+CONNECT_SECONDS = 240
+RECONNECT_SHARE, RECONNECT_MAX, RECONNECT_AWAY = 0.1, 50, 2.0
+ROW = re.compile(r'id="row-gateway-([0-9a-f-]{36})".*?\b2\.(\d+)\.0\b', re.S)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+# --- Client processes -------------------------------------------------------------
+
+
+async def client_process(port: int, count: int, cookie: str, probes: list[str]) -> None:
+    """``count`` sockets in this process. Reads commands from stdin
+    ("reconnect <k>", "report <path>"), says "ready" once all are open."""
+    import websockets
+
+    probe_set = set(probes)
+    url = f"ws://127.0.0.1:{port}/ws/live/?watch=gateways.gateway"
+    headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
+    sockets: list[dict] = [
+        {"pushes": [], "refetched": {}, "away": None, "ws": None} for _ in range(count)
+    ]
+    opening = asyncio.Semaphore(10)
+
+    async def run(state: dict) -> None:
+        for attempt in range(6):
+            try:
+                async with opening:
+                    state["ws"] = await websockets.connect(
+                        url,
+                        additional_headers=headers,
+                        compression=None,
+                        max_size=None,
+                        open_timeout=90,
+                    )
+                break
+            except (OSError, TimeoutError, websockets.InvalidHandshake) as error:
+                # As a tab does: try again after a while.
+                print(f"connect failed ({error!r}), retrying", file=sys.stderr, flush=True)
+                await asyncio.sleep(1 + attempt)
+        else:
+            raise SystemExit("a websocket client could not connect")
+        state["opened"].set()
+        try:
+            async for text in state["ws"]:
+                arrived = time.time()
+                if "row-gateway-" not in text:
+                    continue
+                for uuid, seq in ROW.findall(text):
+                    if uuid in probe_set:
+                        state["pushes"].append((uuid, int(seq), arrived))
+        except websockets.ConnectionClosed:
+            pass
+
+    tasks = []
+    for state in sockets:
+        state["opened"] = asyncio.Event()
+        tasks.append(asyncio.create_task(run(state)))
+    await asyncio.wait_for(asyncio.gather(*(s["opened"].wait() for s in sockets)), CONNECT_SECONDS)
+    print("ready", flush=True)
+
+    async def reconnect(state: dict, index: int) -> None:
+        await state["ws"].close()
+        left = time.time()
+        await asyncio.sleep(RECONNECT_AWAY)
+        state["opened"] = asyncio.Event()
+        tasks.append(asyncio.create_task(run(state)))
+        await state["opened"].wait()
+        back = time.time()
+        state["away"] = (left, back)
+        # What console.js does after a reconnect: re-fetch the page's live parts.
+        state["refetched"] = await asyncio.to_thread(refetch, port, cookie, probe_set)
+
+    loop = asyncio.get_running_loop()
+    while True:
+        line = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
+        if not line:
+            break
+        command, _, argument = line.partition(" ")
+        if command == "reconnect":
+            await asyncio.gather(*(reconnect(s, i) for i, s in enumerate(sockets[: int(argument)])))
+            print("reconnected", flush=True)
+        elif command == "report":
+            report = [
+                {"pushes": s["pushes"], "refetched": s["refetched"], "away": s["away"]}
+                for s in sockets
+            ]
+            Path(argument).write_text(json.dumps(report))
+            for state in sockets:
+                await state["ws"].close()
+            print("reported", flush=True)
+            break
+    for task in tasks:
+        task.cancel()
+
+
+def refetch(port: int, cookie: str, probes: set[str]) -> dict[str, int]:
+    """The probes' rows as the list page shows them now: uuid -> sequence."""
+    import httpx
+
+    response = httpx.get(
+        f"http://127.0.0.1:{port}/gateways/?region=probes",
+        headers={"Cookie": cookie, "X-Live-Refresh": "1"},
+        timeout=60,
+    )
+    response.raise_for_status()
+    return {u: int(s) for u, s in ROW.findall(response.text) if u in probes}
+
+
+# --- The run ---------------------------------------------------------------------------
+
+
+def database_urls() -> tuple[str, str]:
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    parsed = urlparse(base)
+    if not parsed.scheme.startswith("postgres"):
+        sys.exit("bench/live.py needs PostgreSQL: set DATABASE_URL=postgres://…")
+    return urlunparse(parsed._replace(path="/postgres")), urlunparse(
+        parsed._replace(path=f"/{DATABASE}")
+    )
+
+
+def server_command(kind: str, port: int) -> list[str]:
+    app = "console.asgi:application"
+    if kind == "daphne":
+        # daphne closes a handshake the application has not accepted within
+        # 5 s by default; uvicorn waits. The same patience for both.
+        options = ["--websocket_connect_timeout", "60"]
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *options, app]
+    if kind == "uvicorn":
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ] + [
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--ws",
+            "websockets",
+        ]
+    raise SystemExit(f"unknown server {kind}")
+
+
+def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the server did not start") from None
+            time.sleep(0.2)
+
+
+async def drive_probes(port: int, probes: list[tuple[str, str]], seconds: float, sent: dict):
+    """Each probe heartbeats every PROBE_INTERVAL after its previous answer,
+    with a version carrying its sequence. ``sent[uuid][seq]`` = (request
+    started, response received) for each 200."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        end = time.monotonic() + seconds
+
+        async def probe(index: int, uuid: str, credential: str) -> None:
+            await asyncio.sleep(index * PROBE_INTERVAL / len(probes))
+            seq = 0
+            while time.monotonic() < end:
+                seq += 1
+                body = {
+                    "sent_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                    "status": "ok",
+                    "version": f"2.{seq}.0",
+                    "config_version": 1,
+                    "metrics": {
+                        "cpu_pct": 5,
+                        "mem_pct": 10,
+                        "rx_bps": 0,
+                        "tx_bps": 0,
+                        "sessions": 0,
+                    },
+                    "tunnels": [],
+                }
+                started = time.time()
+                response = await client.post(
+                    "/api/agent/v1/heartbeat",
+                    json=body,
+                    headers={"Authorization": f"Bearer {credential}"},
+                )
+                if response.status_code == 200:
+                    sent[uuid][seq] = (started, time.time())
+                await asyncio.sleep(PROBE_INTERVAL)
+
+        await asyncio.gather(*(probe(i, u, c) for i, (u, c) in enumerate(probes)))
+
+
+def start_clients(port: int, total: int, cookie: str, probes: list[str]) -> list[subprocess.Popen]:
+    processes = []
+    left = total
+    while left > 0:
+        count = min(CLIENTS_PER_PROCESS, left)
+        left -= count
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, __file__, "--client", str(port), str(count), cookie]
+                + [",".join(probes)],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
+    for process in processes:
+        if process.stdout.readline().strip() != "ready":
+            for other in processes:
+                other.kill()
+            raise ClientsDidNotConnect(total)
+    return processes
+
+
+class ClientsDidNotConnect(Exception):
+    """Not every websocket client connected within CONNECT_SECONDS."""
+
+
+def tell(processes: list[subprocess.Popen], commands: list[str], answer: str) -> None:
+    for process, command in zip(processes, commands, strict=True):
+        process.stdin.write(command + "\n")
+        process.stdin.flush()
+    for process in processes:
+        if process.stdout.readline().strip() != answer:
+            raise SystemExit(f"a websocket client process did not answer {answer}")
+
+
+def wait_for_fleet(region, seconds: float = 90) -> int:
+    """Until (nearly) every simulated gateway has enrolled and heartbeats, or
+    ``seconds``: the measurement is of a fleet in its steady state, not of
+    1,000 enrolments. Returns how many heartbeat."""
+    from django.utils import timezone
+
+    from gateways.models import Gateway
+
+    started = timezone.now()
+    deadline = time.monotonic() + seconds
+    while True:
+        beating = Gateway.objects.filter(region=region, last_seen__gte=started).count()
+        if beating >= 0.98 * FLEET or time.monotonic() > deadline:
+            time.sleep(3)  # their heartbeats spread over the interval
+            return beating
+        time.sleep(2)
+
+
+def phase(server, port, n, cookie, probes) -> dict:
+    import psutil
+
+    from gateways.models import MetricSample
+
+    process = psutil.Process(server.pid)
+    rss_before = process.memory_info().rss
+    probe_uuids = [u for u, _ in probes]
+    clients = start_clients(port, n, cookie, probe_uuids)
+    time.sleep(3)  # idle: no traffic yet
+    rss_idle = process.memory_info().rss
+    kb_per_conn = (rss_idle - rss_before) / n / 1024
+
+    window_start = datetime.now(UTC)
+    cpu_start, wall_start = process.cpu_times(), time.monotonic()
+    sent: dict[str, dict[int, tuple[float, float]]] = {u: {} for u in probe_uuids}
+    reconnecting = min(RECONNECT_MAX, max(1, int(n * RECONNECT_SHARE)))
+
+    async def load() -> None:
+        probes_task = asyncio.create_task(drive_probes(port, probes, SECONDS, sent))
+        await asyncio.sleep(SECONDS / 2)
+        # The first ``reconnecting`` sockets, spread over the client processes.
+        share = [reconnecting // len(clients)] * len(clients)
+        share[0] += reconnecting - sum(share)
+        await asyncio.to_thread(tell, clients, [f"reconnect {k}" for k in share], "reconnected")
+        await probes_task
+
+    asyncio.run(load())
+    cpu_end, wall_end = process.cpu_times(), time.monotonic()
+    stored = MetricSample.objects.filter(time__gte=window_start).count()
+    time.sleep(3)  # the last fragments arrive
+    reports = []
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [str(Path(tmp) / f"client-{i}.json") for i in range(len(clients))]
+        tell(clients, [f"report {p}" for p in paths], "reported")
+        for path in paths:
+            reports += json.loads(Path(path).read_text())
+    for client in clients:
+        client.wait(timeout=30)
+
+    # lost: probe updates that never reached the client as a fragment of their
+    # own (a gap in the sequence); of those, "superseded" ones were followed by
+    # a later update that did arrive (folded by coalescing, or by the outbox
+    # falling behind), so the row was right again; stale: a client whose last
+    # known version of a probe, at the end, is not the last one sent.
+    latencies, lost, superseded, expected, stale, stale_reconnected = [], 0, 0, 0, 0, 0
+    last_sent = {u: max(s) for u, s in sent.items() if s}
+    for report in reports:
+        got: dict[str, dict[int, float]] = {}
+        for uuid, seq, arrived in report["pushes"]:
+            got.setdefault(uuid, {}).setdefault(seq, arrived)
+        away = report["away"]
+        for uuid, seqs in sent.items():
+            newest = max(got.get(uuid, {}), default=0)
+            for seq, (started, answered) in seqs.items():
+                if away and started >= away[0] - 1 and started <= away[1] + 0.5:
+                    continue  # sent while this socket was away: the re-fetch covers it
+                expected += 1
+                arrived = got.get(uuid, {}).get(seq)
+                if arrived is None:
+                    lost += 1
+                    superseded += newest > seq
+                else:
+                    latencies.append((arrived - answered) * 1000)
+        for uuid, last in last_sent.items():
+            known = max([*got.get(uuid, {}), report["refetched"].get(uuid, 0)])
+            stale += known != last
+            if away:
+                stale_reconnected += known != last
+    cpu = (cpu_end.user + cpu_end.system - cpu_start.user - cpu_start.system) / (
+        wall_end - wall_start
+    )
+    return {
+        "clients": n,
+        "kb_per_idle_conn": round(kb_per_conn, 1),
+        "server_rss_mb_idle": round(rss_idle / 2**20, 1),
+        "heartbeats_per_s": round(stored / (wall_end - wall_start)),
+        "probe_updates_expected": expected,
+        "p50_ms": percentile(latencies, 0.50),
+        "p95_ms": percentile(latencies, 0.95),
+        "p99_ms": percentile(latencies, 0.99),
+        "max_ms": round(max(latencies), 1) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "lost": lost,
+        "lost_but_superseded": superseded,
+        "stale_at_end": stale,
+        "reconnected_clients": reconnecting,
+        "stale_after_reconnect": stale_reconnected,
+        "server_cpu_cores": round(cpu, 2),
+    }
+
+
+def main() -> None:
+    import psycopg
+
+    admin_url, bench_url = database_urls()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    env = {
+        **os.environ,
+        "DATABASE_URL": bench_url,
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "HTTPS": "0",
+        "DEBUG": "0",
+        "TESTING": "0",
+        "LOG_LEVEL": "WARNING",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "AGENT_THROTTLE_PER_MINUTE": "100000000",
+        "GATEWAY_HEARTBEAT_INTERVAL": "1",
+        "LIVE_HEALTH_SECONDS": "0",
+    }
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    # Served as in production (DEBUG off: the manifest storage of collected files).
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from gateways.enrolment import enrol, issue_token
+    from gateways.models import Gateway, Region
+
+    fleet_region = Region.objects.create(name="Fleet", slug="fleet")
+    probe_region = Region.objects.create(name="Probes", slug="probes")
+    Gateway.objects.bulk_create(
+        Gateway(name=f"fleet-{i:05d}", region=fleet_region) for i in range(FLEET)
+    )
+    fleet = list(Gateway.objects.filter(region=fleet_region).order_by("name"))
+    probes = []
+    for i in range(PROBES):
+        gateway = Gateway.objects.create(name=f"probe-{i:02d}", region=probe_region)
+        probes.append((str(gateway.uuid), enrol(issue_token(gateway), version="2.0.0").credential))
+    admin = get_user_model().objects.create_superuser("bench", "bench@example.com", "x" * 20)
+    browser = Client()
+    browser.force_login(admin)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+    result: dict = {
+        "bench": "live",
+        "fleet": FLEET,
+        "heartbeat_interval_s": 1,
+        "offered_heartbeats_per_s": FLEET,
+        "probes": PROBES,
+        "probe_interval_s": PROBE_INTERVAL,
+        "seconds": SECONDS,
+        "coalesce_ms": settings.LIVE_COALESCE_MS,
+        "cpus": os.cpu_count(),
+        # The machine is shared: what else ran weighs on every figure.
+        "load_average_at_start": [round(x, 1) for x in os.getloadavg()],
+        "servers": {},
+    }
+    tokens_dir = tempfile.mkdtemp(prefix="bench-live-")
+    for kind in SERVERS:
+        simulator = None
+        port = free_port()
+        server = subprocess.Popen(
+            server_command(kind, port),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_port(port, server)
+            refetch(port, cookie.split(";")[0], set())  # warm up: the first page renders
+            result["servers"][kind] = {}
+            # The fleet plays through the whole run of this server. Fresh
+            # one-time tokens: the simulator enrols its gateways again.
+            tokens = [{"gateway": g.name, "token": issue_token(g)} for g in fleet]
+            path = Path(tokens_dir) / f"{kind}.json"
+            path.write_text(json.dumps(tokens))
+            simulator = subprocess.Popen(
+                [sys.executable, "manage.py", "simulate_fleet"]
+                + ["--url", f"http://127.0.0.1:{port}", "--gateways", str(FLEET)]
+                + ["--tokens-file", str(path), "--rate-events", "0", "--quiet", "--seed", "7"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            result["servers"][kind]["fleet_heartbeating"] = wait_for_fleet(fleet_region)
+            for n in CLIENTS:
+                try:
+                    figures = phase(server, port, n, cookie, probes)
+                except ClientsDidNotConnect:
+                    figures = {
+                        "clients": n,
+                        "error": f"not all {n} websocket clients connected in {CONNECT_SECONDS} s",
+                    }
+                result["servers"][kind][str(n)] = figures
+                print(f"# {kind} N={n}: {json.dumps(figures)}", file=sys.stderr, flush=True)
+        finally:
+            if simulator is not None:
+                simulator.terminate()
+                simulator.wait(timeout=30)
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+    result["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
+    largest, smallest = str(max(CLIENTS)), str(min(CLIENTS))
+
+    def p95(kind: str) -> float:
+        value = result["servers"][kind].get(largest, {}).get("p95_ms")
+        return float("inf") if value is None else value
+
+    best = min(result["servers"], key=p95)
+    figures = result["servers"][best]
+    result["faster_at_largest_n"] = best
+    print(json.dumps(result, indent=2))
+    phases = [figures.get(str(n), {}) for n in CLIENTS]
+    print(
+        f"p95_ms_{smallest}={figures.get(smallest, {}).get('p95_ms')} "
+        f"p95_ms_{largest}={figures.get(largest, {}).get('p95_ms')} "
+        f"p99_ms_{largest}={figures.get(largest, {}).get('p99_ms')} "
+        f"lost={sum(f.get('lost', 0) + f.get('stale_after_reconnect', 0) for f in phases)} "
+        f"kb_per_conn={figures.get(largest, {}).get('kb_per_idle_conn')} server={best}"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        _, _, port, count, cookie, probes = sys.argv
+        asyncio.run(client_process(int(port), int(count), cookie, probes.split(",")))
+    else:
+        main()
