@@ -14,3 +14,19 @@ def containment_panel(context, incident):
     request = context.get("request")
     user = getattr(request, "user", None)
     return {"incident": incident, "request": request, **incident_panel_context(incident, user)}
+
+
+@register.simple_tag
+def active_quarantine(gateway):
+    """The containment action that quarantines ``gateway`` (None when it is
+    not quarantined: no query then)."""
+    if not getattr(gateway, "quarantined", False):
+        return None
+    from security.choices import ContainmentKind
+    from security.models import ContainmentAction
+
+    return (
+        ContainmentAction.objects.active()
+        .filter(kind=ContainmentKind.QUARANTINE_GATEWAY, gateway=gateway)
+        .first()
+    )

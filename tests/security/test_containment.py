@@ -319,6 +319,7 @@ def test_quarantine_leaves_only_management_traffic_and_release_undoes_it(fleet, 
 
     action = ContainmentAction.objects.get()
     lift_url = reverse("security:containmentaction_lift", kwargs={"uuid": action.uuid})
+    assert lift_url in admin_client.get(gateway.get_absolute_url()).content.decode()  # Release
     assert admin_client.post(lift_url).status_code == 302
     gateway.refresh_from_db()
     assert not gateway.quarantined
