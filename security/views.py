@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import hashlib
 import html
 import json
 from datetime import datetime
@@ -436,6 +438,49 @@ def event_rows(events) -> SafeString:
     return mark_safe("\n".join(rows))  # every value above escaped by _esc
 
 
+EVENT_FILTERS_TEMPLATE = "security/events/partials/event_filters.html"
+EVENT_FILTERS_CACHE_SECONDS = 600
+
+
+@functools.cache
+def _event_filters_version() -> str:
+    """The filter bar template's own version: a deploy that changes it never
+    serves a bar cached by the previous one."""
+    from django.template.loader import get_template
+
+    source = get_template(EVENT_FILTERS_TEMPLATE).template.source
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+
+def event_filters_html(request, filterset, context) -> SafeString:
+    """The filter bar, from the cache when the same bar was drawn before.
+
+    Its ~30 form widgets go through Django's template-based widget rendering,
+    a fixed cost of every full page. The bar depends only on the language,
+    the query string (values shown, "Clear filters", the sort kept), and the
+    regions the user may pick — read here (the query the bar's region menu
+    would run anyway) and part of the key, so a user never sees another's
+    regions and a renamed region shows at once."""
+    from django.core.cache import cache
+    from django.template.loader import render_to_string
+    from django.utils.translation import get_language
+
+    regions = list(filterset.form.fields["region"].queryset.values_list("slug", "name"))
+    params = sorted(
+        (key, value)
+        for key, values in request.GET.lists()
+        if key not in ("older", "newer")
+        for value in values
+    )
+    identity = json.dumps([_event_filters_version(), get_language(), request.path, params, regions])
+    key = "security:event-filters:" + hashlib.sha256(identity.encode()).hexdigest()
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string(EVENT_FILTERS_TEMPLATE, context, request=request)
+        cache.set(key, html, EVENT_FILTERS_CACHE_SECONDS)
+    return mark_safe(html)  # our template's output, as rendered
+
+
 def capped_count(queryset, cap: int = EVENTS_COUNT_CAP) -> tuple[int, bool]:
     """How many rows match, up to ``cap``: (count, more than cap)."""
     count = queryset.order_by()[: cap + 1].count()
@@ -538,11 +583,11 @@ class SecurityEventListView(SecurityEventMixin, View):
             "save_form": SavedEventSearchForm(),
             "breadcrumbs": [(_("Security events"), None)],
         }
-        template = (
-            "security/events/partials/event_results.html"
-            if is_partial(request)
-            else "security/events/event_list.html"
-        )
+        if is_partial(request):
+            template = "security/events/partials/event_results.html"
+        else:
+            template = "security/events/event_list.html"
+            context["filters_html"] = event_filters_html(request, filterset, context)
         response = render(request, template, context, status=200 if valid else 400)
         patch_vary_headers(response, ("HX-Request",))
         return response

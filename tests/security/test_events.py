@@ -5,6 +5,7 @@ saved searches and exports."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -349,6 +350,28 @@ def test_multiple_choice_filters_add_no_distinct(world, admin_client):
     assert signatures(response)
     events = [q["sql"] for q in queries.captured_queries if "security_securityevent" in q["sql"]]
     assert events and not any("DISTINCT" in sql for sql in events)
+
+
+def test_cached_filter_bar_follows_the_users_regions_and_the_query(world, client):
+    """The bar comes from the cache (security.views.event_filters_html): keyed
+    by the regions a user may pick, so a scoped operator never gets a bar
+    listing another region, and a renamed region shows at once."""
+    everyone = user_with_role("bar-admin", "Admin")
+    north_only = user_with_role("bar-north", "Operator", regions=[world["north"]])
+    login_with_second_factor(client, everyone)
+    page = client.get(LIST + "?severity=high").content.decode()
+    assert 'value="north"' in page and 'value="south"' in page
+    assert re.search(r'value="high"[^>]*selected', page)
+    assert not re.search(r'value="low"[^>]*selected', page)
+    client.logout()
+    login_with_second_factor(client, north_only)
+    page = client.get(LIST + "?severity=high").content.decode()
+    assert 'value="north"' in page and 'value="south"' not in page
+    world["north"].name = "Northern lights"
+    world["north"].save()
+    assert "Northern lights" in client.get(LIST + "?severity=high").content.decode()
+    # Another query, another bar: the value typed shows.
+    assert 'value="probe-word"' in client.get(LIST + "?q=probe-word").content.decode()
 
 
 # --- Query counts ------------------------------------------------------------------
