@@ -339,6 +339,23 @@ def event_page(queryset, params, size: int = EVENTS_PAGE_SIZE) -> dict:
     }
 
 
+# The columns the events table needs (event_rows and the keyset cursor).
+EVENT_ROW_FIELDS = (
+    "uuid",
+    "occurred_at",
+    "severity",
+    "category",
+    "signature",
+    "message",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "acknowledged_at",
+    "gateway__name",
+    "gateway__region__name",
+)
+
 # An id no event has: reversed once per page, then replaced by each row's.
 _URL_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
 
@@ -540,6 +557,9 @@ class SecurityEventListView(SecurityEventMixin, View):
 
     def get(self, request):
         filterset, queryset, valid = self.filtered()
+        # What the rows show (event_rows): not the raw details (JSON decoded
+        # per row) nor the gateway's other columns.
+        queryset = queryset.only(*EVENT_ROW_FIELDS)
         errors = []
         try:
             page = event_page(queryset, request.GET)
