@@ -14,8 +14,10 @@ from console import live
 # 4403 "what you may see changed": both reload the page.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ACCESS_CHANGED = 4403
-# "Service restart": the page reconnects (with backoff) and re-fetches.
-CLOSE_RECONNECT = 1012
+# "Come back": the page reconnects (with backoff) and re-fetches. Not 1012
+# ("service restart"): daphne (autobahn) refuses to send a close code outside
+# 1000 and 3000–4999, raising inside the consumer instead of closing cleanly.
+CLOSE_RECONNECT = 4012
 
 # A page names what it shows in the socket's URL: ``?watch=gateways.gateway``
 # (a list: every element of the regions the user sees) or

@@ -313,6 +313,7 @@ class Outbox:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.health_thread: threading.Thread | None = None
         self.health_html: str | None = None
+        self.failed_rounds = 0
 
     # Producers (any thread).
     def add(self, topic: str, pks: list[int], level: int) -> None:
@@ -423,7 +424,12 @@ class Outbox:
             except Exception:  # the thread must survive a bad render or Redis going away
                 log.exception("live updates: sending failed")
                 self._requeue(due, pushes)
-                time.sleep(0.5)
+                # The first failure is tried again at once (after a Redis
+                # restart only the pooled connection was stale); then slower.
+                self.failed_rounds += 1
+                time.sleep(min(0.5 * (self.failed_rounds - 1), 2.0))
+            else:
+                self.failed_rounds = 0
 
     def _requeue(self, due: dict[str, dict[int, int]], pushes: list[Push]) -> None:
         """What a failed round did not send goes again in the next one (Redis
