@@ -29,11 +29,11 @@ def auditor_client(auditor):
 
 
 def period(**extra):
-    """Only what the test does from now on (to a minute from now)."""
+    """Only what the test does from now on (for ten minutes)."""
     now = timezone.now()
     return {
         "after": now.strftime("%Y-%m-%dT%H:%M:%S.%f"),
-        "before": (now + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
+        "before": (now + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S"),
         **extra,
     }
 
@@ -75,11 +75,13 @@ def test_change_report_groups_by_object_type_and_actor(auditor_client, auditor):
     regions = by_type["gateways.region"]
     assert regions["label"] == "Region" and regions["count"] == 5
     by_actor = {g["actor_name"]: g for g in regions["actors"]}
-    assert set(by_actor) == {"pytest", "tester"}  # the test run is a system actor
+    # The test run itself is a system actor named after its process.
+    default = next(name for name in by_actor if name != "tester")
+    assert len(by_actor) == 2 and "tester" in by_actor
     assert (
-        by_actor["pytest"]["created"],
-        by_actor["pytest"]["changed"],
-        by_actor["pytest"]["deleted"],
+        by_actor[default]["created"],
+        by_actor[default]["changed"],
+        by_actor[default]["deleted"],
     ) == (2, 1, 1)
     assert by_actor["tester"]["count"] == 1
     assert [r.action for r in data["records"]] == ["create", "update", "create", "delete", "create"]
@@ -93,7 +95,8 @@ def test_change_report_groups_by_object_type_and_actor(auditor_client, auditor):
     assert lines[0][0] == "# Change report"
     assert lines[1][:3] == ["object_type", "actor", "changes"]
     group_rows = [line for line in lines if line and line[0] == "gateways.region"]
-    assert sorted((row[1], row[2]) for row in group_rows[:2]) == [("pytest", "4"), ("tester", "1")]
+    expected = sorted([(default, "4"), ("tester", "1")])
+    assert sorted((row[1], row[2]) for row in group_rows[:2]) == expected
     record_ids = [line[0] for line in lines if line and line[0].isdigit()]
     assert record_ids == [str(r.pk) for r in data["records"]]
     assert AuditRecord.objects.filter(action="audit.report", detail__format="csv").exists()
