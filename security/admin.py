@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from security.models import (
     AllowlistEntry,
+    ContainmentAction,
     CorrelationRule,
     Incident,
     IncidentActivity,
@@ -125,3 +126,24 @@ class CorrelationRuleAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "enabled", "window_seconds", "threshold", "cooldown_seconds")
     list_filter = ("kind", "enabled")
     readonly_fields = ("uuid", "builtin")
+
+
+@admin.register(ContainmentAction)
+class ContainmentActionAdmin(admin.ModelAdmin):
+    """Read-only: a block or quarantine is made and lifted through
+    security.containment, which publishes the Containment policy with it; a
+    row edited here would no longer match what the gateways enforce."""
+
+    list_display = ("kind", "target_name", "scope_name", "created_at", "expires_at", "lifted_at")
+    list_filter = ("kind",)
+    search_fields = ("cidr", "target_name", "reason")
+    raw_id_fields = ("incident", "gateway", "revision", "lift_revision")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -496,3 +496,32 @@ def test_list_and_detail_pages_do_not_grow_with_the_data(fleet, admin, admin_cli
     make(8, 114)
     assert count_queries(admin_client, url) == small
     assert count_queries(admin_client, action.get_absolute_url()) == detail_small
+
+
+def test_expired_lift_shows_as_expiry_on_the_timeline_and_admin_is_read_only(fleet, admin):
+    incident = make_incident([fleet["eu_agent"].gateway])
+    now = timezone.now()
+    action = containment.block_source(
+        admin,
+        containment.BlockRequest(
+            cidr="203.0.113.9", expires_at=now + timedelta(hours=1), incident=incident
+        ),
+    )
+    containment.lift_expired(now=now + timedelta(hours=2))
+    client = login_with_second_factor(Client(), admin)
+    page = client.get(reverse("security:incident_detail", kwargs={"uuid": incident.uuid}))
+    assert page.status_code == 200
+    timeline = page.content.decode()
+    assert "Expiry" in timeline
+
+    superuser = user_with_role("cont-root", "Admin")
+    superuser.is_superuser = superuser.is_staff = True
+    superuser.save()
+    staff = login_with_second_factor(Client(), superuser)
+    changelist = staff.get(reverse("admin:security_containmentaction_changelist"))
+    assert changelist.status_code == 200 and "203.0.113.9" in changelist.content.decode()
+    url = reverse("admin:security_containmentaction_change", args=[action.pk])
+    assert staff.post(url, {"reason": "edited"}).status_code == 403
+    assert staff.get(reverse("admin:security_containmentaction_add")).status_code == 403
+    action.refresh_from_db()
+    assert action.reason == ""
