@@ -161,6 +161,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             },
         )
         message, status = failure_message(provider, error, exception, extra_context or {})
+        record_failure(request, provider, error, exception)
         raise ImmediateHttpResponse(
             render(
                 request,
@@ -169,6 +170,29 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 status=status,
             )
         )
+
+
+def record_failure(request, provider, error, exception) -> None:
+    """One audit record of the refused SSO sign-in (``sso.failed``), for the
+    failed-access report: the provider and the kind of failure, never the
+    exception's arguments (they may hold tokens)."""
+    import audit
+    from audit.choices import ActorType, Outcome
+
+    provider_id = str(getattr(provider, "id", "") or "")
+    audit.record(
+        "sso.failed",
+        actor=audit.Actor(ActorType.ANONYMOUS, "", ""),
+        request=request,
+        object_type="sso.provider",
+        object_id=provider_id,
+        object_name=str(getattr(provider, "name", "") or provider_id),
+        detail={
+            "error": str(error or ""),
+            "exception": type(exception).__name__ if exception else "",
+        },
+        outcome=Outcome.FAILURE,
+    )
 
 
 def failure_message(provider, error, exception, context) -> tuple[str, int]:

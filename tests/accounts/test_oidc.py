@@ -23,6 +23,7 @@ from django.urls import reverse
 
 from accounts.models import DirectoryIdentity, GroupMapping, Role, User
 from accounts.sso.oidc import nonce_for
+from audit.models import AuditRecord
 from tests.directory_support.oidc import (
     CLIENT_ID,
     OTHER_CLIENT_ID,
@@ -192,6 +193,9 @@ def test_a_tampered_state_is_refused(client, idp):
     assert "This sign-in has expired or was already used" in response.content.decode()
     assert not User.objects.filter(email="eve@example.com").exists()
     assert not signed_in(client)
+    failure = AuditRecord.objects.get(action="sso.failed")
+    assert failure.outcome == "failure" and failure.object_type == "sso.provider"
+    assert query["state"] not in json.dumps(failure.detail)
 
 
 def test_a_callback_is_accepted_once(client, idp):
