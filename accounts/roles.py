@@ -107,7 +107,10 @@ BUILTIN_ROLES = (
     ),
     BuiltinRole(
         AUDITOR,
-        _("Reads everything, including users, roles and the audit log; changes nothing."),
+        _(
+            "Reads everything, including users, roles and the audit log; changes nothing "
+            "but the schedules of compliance reports."
+        ),
         (
             *(Rule(app, action="view") for app in CONSOLE_APPS),
             # Exporting the audit log (with its chain head) is what auditors do.
