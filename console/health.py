@@ -8,7 +8,8 @@ import uuid
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -25,11 +26,16 @@ def check_database() -> str:
 
 
 def check_redis() -> str:
+    # Straight through Django's Redis cache: the console's own backend
+    # (console/cache.py) answers as an empty cache while Redis is down, which
+    # would turn the outage into a vague "not read back".
+    backend = caches["default"]
+    raw = RedisCache if isinstance(backend, RedisCache) else type(backend)
     key = f"readyz:{uuid.uuid4().hex}"
-    cache.set(key, "1", timeout=5)
-    if cache.get(key) != "1":
+    raw.set(backend, key, "1", timeout=5)
+    if raw.get(backend, key) != "1":
         raise RuntimeError("value written was not read back")
-    cache.delete(key)
+    raw.delete(backend, key)
     return "read and write ok"
 
 

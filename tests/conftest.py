@@ -32,6 +32,15 @@ def _static_files_looked_up_on_demand(settings):
 
 
 @pytest.fixture(autouse=True)
+def _cache_not_in_outage(monkeypatch):
+    """A test that stops a Redis leaves the cache skipping Redis for a few
+    seconds (console/cache.py); the next test in the worker starts afresh."""
+    from console import cache as resilient
+
+    monkeypatch.setattr(resilient, "outage", resilient._Outage())
+
+
+@pytest.fixture(autouse=True)
 def _no_cached_security_settings():
     """The session policy and the IP allowlist are cached in the shared Redis;
     a rolled-back test must not leave its entries for the next one."""

@@ -163,10 +163,10 @@ def shutdown(server: redis.Redis) -> None:
         assert sock.recv(64) == b""  # the server closes without answering
 
 
-def cache_at(url: str) -> dict:
+def cache_at(url: str, backend: str = "django.core.cache.backends.redis.RedisCache") -> dict:
     return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": backend,
             "LOCATION": url,
             "KEY_PREFIX": "readyz-test",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
@@ -175,9 +175,15 @@ def cache_at(url: str) -> dict:
 
 
 @pytest.mark.django_db
-def test_a_stopped_redis_is_reported_as_failed(client, own_redis):
+@pytest.mark.parametrize(
+    "backend",
+    ["django.core.cache.backends.redis.RedisCache", "console.cache.ResilientRedisCache"],
+)
+def test_a_stopped_redis_is_reported_as_failed(client, own_redis, backend):
+    """Also through the console's own cache, which hides outages from pages
+    but not from the readiness probe."""
     process, server, url = own_redis
-    with override_settings(CACHES=cache_at(url)):
+    with override_settings(CACHES=cache_at(url, backend)):
         # The override replaced the cache the checks use...
         assert caches["default"]._servers == [url]
 
