@@ -22,17 +22,22 @@ def assignable_users(incident: Incident | None = None):
     """Who an incident may be given to: active users who may change
     incidents (Operators, Admins, custom roles with the permission). Their
     region scope is checked again when they open it."""
-    from django.contrib.auth.models import Permission
     from django.db.models import Q
 
-    perm = Permission.objects.filter(
-        content_type__app_label="security", codename="change_incident"
-    ).first()
-    users = get_user_model().objects.filter(is_active=True)
-    if perm is None:
-        return users.filter(is_superuser=True)
+    # Lazy (no query until used): serializers build this at import time of
+    # the schema, e.g. in ``manage.py check``, where no database may answer.
+    through_groups = Q(
+        groups__permissions__content_type__app_label="security",
+        groups__permissions__codename="change_incident",
+    )
+    direct = Q(
+        user_permissions__content_type__app_label="security",
+        user_permissions__codename="change_incident",
+    )
     return (
-        users.filter(Q(is_superuser=True) | Q(groups__permissions=perm) | Q(user_permissions=perm))
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | through_groups | direct)
         .distinct()
         .order_by("username")
     )
