@@ -76,7 +76,8 @@ def test_incident_block_then_lift(page, admin, live_server, screenshot, settings
 
     action = ContainmentAction.objects.get()
     assert action.region == region
-    assert timedelta(hours=23, minutes=58) < action.expires_at - timezone.now() <= timedelta(hours=24)
+    remaining = action.expires_at - timezone.now()
+    assert timedelta(hours=23, minutes=58) < remaining <= timedelta(hours=24)
     deny = config_of(credential)["policies"][0]
     assert deny["policy"] == "Containment" and deny["action"] == "deny"
     assert deny["sources"]["cidrs"] == ["203.0.113.9/32"]
