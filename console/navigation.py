@@ -3,9 +3,11 @@ and the user may view it."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from django.urls import NoReverseMatch, reverse
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
 
@@ -145,13 +147,27 @@ ACCOUNT_SECTIONS = (
 )
 
 
+@functools.lru_cache(maxsize=256)
+def _reverse_once(url_name: str, urlconf: str, prefix: str) -> str | None:
+    try:
+        return reverse(url_name, urlconf=urlconf)
+    except NoReverseMatch:
+        return None
+
+
+def url_of(url_name: str) -> str | None:
+    """The URL of a page without arguments, or None when that page does not
+    exist (yet). The same for the whole process once the URLconf and the script
+    prefix are known, so each is worked out once, not on every page."""
+    return _reverse_once(url_name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
+
+
 def sections_for(request, sections) -> list[dict]:
     """The sections whose page exists and that the user may open."""
     visible = []
     for section in sections:
-        try:
-            url = reverse(section.url_name)
-        except NoReverseMatch:
+        url = url_of(section.url_name)
+        if url is None:
             continue
         if section.permission and not request.user.has_perm(section.permission):
             continue
@@ -170,9 +186,8 @@ def items_for(request) -> list[dict]:
     user = request.user
     items = []
     for item in NAVIGATION:
-        try:
-            url = reverse(item.url_name)
-        except NoReverseMatch:
+        url = url_of(item.url_name)
+        if url is None:
             continue  # that page does not exist yet
         if item.permission and not user.has_perm(item.permission):
             continue

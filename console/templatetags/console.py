@@ -1,19 +1,43 @@
+import functools
+import html
+
 from django import template
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.templatetags.static import static
 from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
+
+
+@functools.cache
+def _sprite_url() -> str:
+    # Once per process: the static storage's answer (a manifest lookup in
+    # production) does not change while it runs, and a page draws dozens of icons.
+    return html.escape(static("vendor/lucide/sprite.svg"), quote=True)
+
+
+@receiver(setting_changed)
+def _forget_sprite_url(*, setting, **kwargs):
+    if setting in ("STATIC_URL", "STORAGES"):
+        _sprite_url.cache_clear()
+
+
+@functools.lru_cache(maxsize=512)
+def _icon(name: str, css: str, sprite: str) -> SafeString:
+    # The same output as format_html: both values escaped.
+    name, css = html.escape(name, quote=True), html.escape(css, quote=True)
+    return mark_safe(
+        f'<svg class="{css}" aria-hidden="true" focusable="false">'
+        f'<use href="{sprite}#{name}"></use></svg>'
+    )
 
 
 @register.simple_tag
 def icon(name: str, css: str = "icon") -> str:
     """An icon from the Lucide sprite (npm package lucide-static)."""
-    return format_html(
-        '<svg class="{}" aria-hidden="true" focusable="false"><use href="{}#{}"></use></svg>',
-        css,
-        static("vendor/lucide/sprite.svg"),
-        name,
-    )
+    return _icon(str(name), str(css), _sprite_url())
 
 
 @register.simple_tag
