@@ -7,11 +7,13 @@ nothing else decides it.
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef
 from django_otp import DEVICE_ID_SESSION_KEY, device_classes, devices_for_user
 from django_otp.models import Device
@@ -36,22 +38,49 @@ def _cache(user) -> dict:
     return user.__dict__.setdefault("_mfa_cache", {})
 
 
+# Stands for the user's id in the compiled state query (no other parameter
+# of that query is a negative number).
+_USER_ID_MARK = -7_206_513
+
+
+@functools.cache
+def _state_query() -> tuple[str, tuple, tuple[str, ...]]:
+    """The query of ``_load_state``, compiled once per process: only the user's
+    id changes from one request to the next, and building four ``EXISTS``
+    subqueries through the ORM cost more than running them."""
+    from accounts.models import Role
+
+    checks = {
+        f"device_{index}": Exists(model.objects.filter(user=OuterRef("pk"), confirmed=True))
+        for index, model in enumerate(device_classes())
+    }
+    checks["role_requires"] = Exists(
+        Role.objects.filter(group__user=OuterRef("pk"), mfa_required=True)
+    )
+    queryset = (
+        get_user_model()
+        .objects.filter(pk=_USER_ID_MARK)
+        .annotate(**checks)
+        .values(*checks)
+        .order_by()[:1]
+    )
+    sql, params = queryset.query.sql_with_params()
+    if _USER_ID_MARK not in params:
+        raise ImproperlyConfigured("The MFA state query does not take the user's id as a parameter")
+    return sql, params, tuple(checks)
+
+
 def _load_state(user) -> dict:
     """Both answers below in one query: the middleware asks on every request
     of a signed-in user, so this is the whole cost of MFA per request."""
     cache = _cache(user)
     if "has_device" not in cache:
-        from accounts.models import Role
-
-        checks = {
-            f"device_{index}": Exists(model.objects.filter(user=OuterRef("pk"), confirmed=True))
-            for index, model in enumerate(device_classes())
-        }
-        checks["role_requires"] = Exists(
-            Role.objects.filter(group__user=OuterRef("pk"), mfa_required=True)
-        )
-        row = get_user_model().objects.filter(pk=user.pk).annotate(**checks).values(*checks).first()
-        row = row or {}
+        sql, params, names = _state_query()
+        model = get_user_model()
+        with connections[router.db_for_read(model)].cursor() as cursor:
+            cursor.execute(sql, [user.pk if p == _USER_ID_MARK else p for p in params])
+            values = cursor.fetchone()
+        row = dict(zip(names, values, strict=True)) if values else {}
         cache["has_device"] = any(v for k, v in row.items() if k.startswith("device_"))
         cache["required"] = bool(user.mfa_required) or bool(row.get("role_requires"))
     return cache
