@@ -9,6 +9,7 @@ import functools
 import hashlib
 import html
 import json
+from collections import namedtuple
 from datetime import datetime
 
 from django.conf import settings
@@ -37,6 +38,7 @@ from django.views import View
 from django.views.decorators.http import require_GET, require_POST
 
 import audit
+from console.choices import UNKNOWN_STYLE
 from console.htmx import is_partial
 from console.views.generic import (
     ObjectActionView,
@@ -47,6 +49,7 @@ from console.views.generic import (
 )
 from security import exports
 from security import sessions as tracking
+from security.choices import SEVERITY_STYLE, Category, Severity
 from security.decorators import RecentAuthRequiredMixin, require_recent_auth
 from security.filtersets import AllowlistEntryFilterSet, EventSort, SecurityEventFilterSet
 from security.forms import (
@@ -295,7 +298,7 @@ def _row_compared(operator: str, occurred_at, pk):
 
 
 def event_page(queryset, params, size: int = EVENTS_PAGE_SIZE) -> dict:
-    """One page of events by keyset: no OFFSET, no COUNT.
+    """One page of events (EventRow) by keyset: no OFFSET, no COUNT.
 
     ``older=<cursor>``: the rows just older than that position; ``newer=<cursor>``:
     the rows just newer. ``sort=oldest`` shows them oldest first (then "Newer"
@@ -305,6 +308,7 @@ def event_page(queryset, params, size: int = EVENTS_PAGE_SIZE) -> dict:
     older, newer = params.get("older"), params.get("newer")
     descending = ("-occurred_at", "-id")
     ascending = ("occurred_at", "id")
+    queryset = queryset.values_list(*EVENT_ROW_FIELDS)
     if newer:
         occurred_at, pk = decode_cursor(newer)
         rows = list(
@@ -325,6 +329,7 @@ def event_page(queryset, params, size: int = EVENTS_PAGE_SIZE) -> dict:
         more = len(rows) > size
         rows = rows[:size]
         more_older, more_newer = (False, more) if oldest_first else (more, False)
+    rows = [EventRow._make(row) for row in rows]
     # Rows come newest first from an "older" query and oldest first from a
     # "newer" one: show them in the order asked for.
     rows.sort(key=lambda e: (e.occurred_at, e.pk), reverse=not oldest_first)
@@ -339,8 +344,10 @@ def event_page(queryset, params, size: int = EVENTS_PAGE_SIZE) -> dict:
     }
 
 
-# The columns the events table needs (event_rows and the keyset cursor).
+# The columns the events table needs (event_rows and the keyset cursor), in
+# EventRow's order.
 EVENT_ROW_FIELDS = (
+    "id",
     "uuid",
     "occurred_at",
     "severity",
@@ -355,6 +362,42 @@ EVENT_ROW_FIELDS = (
     "gateway__name",
     "gateway__region__name",
 )
+
+_SEVERITY_LABELS = dict(Severity.choices)
+_CATEGORY_LABELS = dict(Category.choices)
+
+
+class EventRow(
+    namedtuple(
+        "EventRow",
+        [*EVENT_ROW_FIELDS[:-2], "gateway_name", "region_name"],
+    )
+):
+    """One row of the events list, read with ``values_list(*EVENT_ROW_FIELDS)``:
+    50 model instances, each with its gateway and region (and each one's
+    ``post_init`` receivers, the audit snapshot among them), cost more than
+    the query that reads them. Offers what the rows, the keyset cursor and
+    ``status_badge`` ask of an event."""
+
+    __slots__ = ()
+
+    @property
+    def pk(self):
+        return self.id
+
+    @property
+    def severity_style(self):
+        return SEVERITY_STYLE.get(self.severity, UNKNOWN_STYLE)
+
+    def get_severity_display(self) -> str:
+        return str(_SEVERITY_LABELS.get(self.severity, self.severity))
+
+    def get_category_display(self) -> str:
+        return str(_CATEGORY_LABELS.get(self.category, self.category))
+
+    def get_absolute_url(self) -> str:
+        return reverse("security:event_detail", kwargs={"uuid": self.uuid})
+
 
 # An id no event has: reversed once per page, then replaced by each row's.
 _URL_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
@@ -447,8 +490,8 @@ def event_rows(events) -> SafeString:
                 else "",
                 source=_endpoint(event.src_ip, event.src_port),
                 destination=_endpoint(event.dst_ip, event.dst_port),
-                gateway=_esc(event.gateway.name),
-                region=_esc(event.gateway.region.name),
+                gateway=_esc(event.gateway_name),
+                region=_esc(event.region_name),
                 acknowledged=acknowledged_badge if event.acknowledged_at else "",
             )
         )
@@ -557,9 +600,6 @@ class SecurityEventListView(SecurityEventMixin, View):
 
     def get(self, request):
         filterset, queryset, valid = self.filtered()
-        # What the rows show (event_rows): not the raw details (JSON decoded
-        # per row) nor the gateway's other columns.
-        queryset = queryset.only(*EVENT_ROW_FIELDS)
         errors = []
         try:
             page = event_page(queryset, request.GET)

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from security.models import CorrelationRule, Incident, IncidentActivity
+from security.models import CorrelationRule, Incident, IncidentActivity, SecurityEvent
 from tests.factories import GatewayFactory, RegionFactory, user_with_role
 from tests.helpers import login_with_second_factor
 from tests.security.test_events_factories import SecurityEventFactory
@@ -263,8 +263,9 @@ def test_events_list_filters_by_incident_and_event_links_it(world, admin):
     incident = world["north_only"]
     response = admin.get(reverse("security:event_list"), {"incident": str(incident.uuid)})
     assert response.status_code == 200
-    events = response.context["page"]["events"]
-    assert len(events) == 3 and all(e.incident_id == incident.pk for e in events)
+    events = response.context["page"]["events"]  # rows (EventRow), not model instances
+    linked = SecurityEvent.objects.filter(uuid__in=[e.uuid for e in events], incident=incident)
+    assert len(events) == 3 and linked.count() == 3
     detail = admin.get(events[0].get_absolute_url()).content.decode()
     assert incident.get_absolute_url() in detail
     assert admin.get(reverse("security:event_list"), {"incident": "nope"}).status_code == 400
