@@ -161,6 +161,33 @@ def test_detail_shows_timeline_events_and_containment_panel(world, admin):
     assert response.context["can_change"] is True
 
 
+def test_detail_event_rows_are_escaped_and_link_to_each_event(world, admin):
+    """The rows are built in Python (views_incidents.incident_event_rows), not
+    by the template engine: every value is still escaped."""
+    incident = world["north_only"]
+    hostile = SecurityEventFactory(
+        gateway=world["gw_n"],
+        incident=incident,
+        signature='<script>alert("sig")</script>',
+        src_ip=None,
+        dst_ip="10.0.0.9",
+        dst_port=None,
+        severity="critical",
+    )
+    SecurityEventFactory(gateway=world["gw_n"], incident=incident, signature="", dst_port=443)
+    world["gw_n"].name = "gw-<i>"
+    world["gw_n"].save()
+    body = admin.get(incident.get_absolute_url()).content.decode()
+    assert "<script>alert" not in body and "&lt;script&gt;alert(&quot;sig&quot;)" in body
+    assert "gw-&lt;i&gt;" in body and "gw-<i>" not in body
+    assert f'href="{hostile.get_absolute_url()}"' in body
+    assert "<code>10.0.0.9</code>" in body  # no port: the address alone
+    assert ":443</code>" in body
+    assert '<td data-label="Signature">—</td>' in body
+    assert '<td data-label="Source">—</td>' in body
+    assert body.count('data-label="Severity"') == 5
+
+
 def test_status_flow_is_recorded_on_the_timeline(world, admin):
     incident = world["north_only"]
     url = reverse("security:incident_status", kwargs={"uuid": incident.uuid})
