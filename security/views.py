@@ -469,8 +469,10 @@ def event_rows(events) -> SafeString:
     no_signature = _esc(_("(no signature)"))
     detail = reverse("security:event_detail", kwargs={"uuid": _URL_PLACEHOLDER})
     badges, categories, rows = {}, {}, []
+    zone = timezone.get_current_timezone()
     for event in events:
-        moment = timezone.localtime(event.occurred_at)
+        moment = event.occurred_at.astimezone(zone)
+        title = moment.strftime("%Y-%m-%d %H:%M:%S.%f %Z")
         if event.severity not in badges:
             badges[event.severity] = str(status_badge(event, "severity"))
         if event.category not in categories:
@@ -480,8 +482,8 @@ def event_rows(events) -> SafeString:
             row.format(
                 url=detail.replace(_URL_PLACEHOLDER, str(event.uuid)),
                 iso=moment.isoformat(),
-                title=moment.strftime("%Y-%m-%d %H:%M:%S.%f %Z"),
-                time=moment.strftime("%Y-%m-%d %H:%M:%S"),
+                title=title,
+                time=title.partition(".")[0],  # "%Y-%m-%d %H:%M:%S"
                 badge=badges[event.severity],
                 category=categories[event.category],
                 signature=_esc(event.signature) if event.signature else no_signature,
@@ -640,7 +642,6 @@ class SecurityEventListView(SecurityEventMixin, View):
             "export_jsonl": reverse("security:event_export") + _query(request.GET, format="jsonl"),
             "saved_searches": saved,
             "current_query": filter_query(request.GET),
-            "save_form": SavedEventSearchForm(),
             "breadcrumbs": [(_("Security events"), None)],
         }
         if is_partial(request):
