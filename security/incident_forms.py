@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django import forms
+from django.forms.models import ModelChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from security.choices import IncidentStatus, RuleKind
@@ -22,8 +23,25 @@ class IncidentStatusForm(forms.Form):
     )
 
 
+class _ChoicesInOneQuery(ModelChoiceIterator):
+    """The choices read with one plain query. Django's iterator reads them
+    through ``QuerySet.iterator()``, which on PostgreSQL opens a server-side
+    cursor (``DECLARE … WITH HOLD``, ``FETCH``, ``CLOSE``: three round trips
+    and a materialised result) — meant for huge lists, not a few users."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+class _AssigneeField(forms.ModelChoiceField):
+    iterator = _ChoicesInOneQuery
+
+
 class IncidentAssigneeForm(forms.Form):
-    assignee = forms.ModelChoiceField(
+    assignee = _AssigneeField(
         label=_("Assignee"),
         queryset=None,
         required=False,
