@@ -367,11 +367,26 @@ _SEVERITY_LABELS = dict(Severity.choices)
 _CATEGORY_LABELS = dict(Category.choices)
 
 
+class RowSeverity:
+    """What ``status_badge(row, "severity")`` asks of a row read with
+    ``values_list`` (EventRow, the incident page's rows)."""
+
+    __slots__ = ()
+
+    @property
+    def severity_style(self):
+        return SEVERITY_STYLE.get(self.severity, UNKNOWN_STYLE)
+
+    def get_severity_display(self) -> str:
+        return str(_SEVERITY_LABELS.get(self.severity, self.severity))
+
+
 class EventRow(
+    RowSeverity,
     namedtuple(
         "EventRow",
         [*EVENT_ROW_FIELDS[:-2], "gateway_name", "region_name"],
-    )
+    ),
 ):
     """One row of the events list, read with ``values_list(*EVENT_ROW_FIELDS)``:
     50 model instances, each with its gateway and region (and each one's
@@ -384,13 +399,6 @@ class EventRow(
     @property
     def pk(self):
         return self.id
-
-    @property
-    def severity_style(self):
-        return SEVERITY_STYLE.get(self.severity, UNKNOWN_STYLE)
-
-    def get_severity_display(self) -> str:
-        return str(_SEVERITY_LABELS.get(self.severity, self.severity))
 
     def get_category_display(self) -> str:
         return str(_CATEGORY_LABELS.get(self.category, self.category))
