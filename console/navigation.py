@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 
@@ -148,7 +149,7 @@ ACCOUNT_SECTIONS = (
 
 
 @functools.lru_cache(maxsize=256)
-def _reverse_once(url_name: str, urlconf: str, prefix: str) -> str | None:
+def _reverse_once(url_name: str, urlconf: str, prefix: str, language: str | None) -> str | None:
     try:
         return reverse(url_name, urlconf=urlconf)
     except NoReverseMatch:
@@ -157,9 +158,12 @@ def _reverse_once(url_name: str, urlconf: str, prefix: str) -> str | None:
 
 def url_of(url_name: str) -> str | None:
     """The URL of a page without arguments, or None when that page does not
-    exist (yet). The same for the whole process once the URLconf and the script
-    prefix are known, so each is worked out once, not on every page."""
-    return _reverse_once(url_name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
+    exist (yet). The same for the whole process for a given URLconf, script
+    prefix and language (URL patterns may be translated), so each is worked
+    out once, not on every page."""
+    return _reverse_once(
+        url_name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix(), get_language()
+    )
 
 
 def sections_for(request, sections) -> list[dict]:
