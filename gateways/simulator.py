@@ -71,6 +71,8 @@ AGENT_VERSIONS = (("1.8.2", 70), ("1.8.1", 15), ("1.7.9", 10), ("1.9.0-rc1", 5))
 SOURCE_NETWORKS = ("203.0.113", "198.51.100", "192.0.2")
 
 DEFAULT_HEARTBEAT_INTERVAL = 10.0
+# Gateways per pooled HTTP client (FleetSimulator.client_for).
+CLIENT_SHARD = 25
 
 
 # --- Small pure helpers ---------------------------------------------------------
@@ -887,7 +889,7 @@ class SimulatedGateway:
             request_headers["Content-Type"] = "application/json"
         try:
             async with asyncio.timeout_at(deadline):
-                response = await self.fleet.client.request(
+                response = await self.fleet.client_for(self.index).request(
                     method,
                     API_PREFIX + path,
                     json=json_body,
@@ -1232,7 +1234,7 @@ class FleetSimulator:
         self.stats = FleetStats()
         self.rng = make_rng(seed, "fleet")
         self.gateways = [SimulatedGateway(self, n, e) for n, e in enumerate(enrolments)]
-        self.client: httpx.AsyncClient
+        self.clients: list[httpx.AsyncClient] = []
         self.stop_event = asyncio.Event()
         self.enrol_slots = asyncio.Semaphore(16)
         self._final_deadline: float | None = None
@@ -1392,6 +1394,9 @@ class FleetSimulator:
 
     # --- run
 
+    def client_for(self, index: int) -> httpx.AsyncClient:
+        return self.clients[index // CLIENT_SHARD % len(self.clients)]
+
     async def _stop_after(self, seconds: float) -> None:
         await self.wait(seconds)
         self.stop_event.set()
@@ -1400,20 +1405,30 @@ class FleetSimulator:
         if stop is not None:
             self.stop_event = stop
         self._started = time.monotonic()
-        limits = httpx.Limits(
-            max_connections=self.max_connections,
-            max_keepalive_connections=self.max_connections,
-        )
+        per_client = min(self.max_connections, 2 * CLIENT_SHARD)
+        limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
         helpers: list[asyncio.Task[None]] = []
         tasks: list[asyncio.Task[None]] = []
-        async with httpx.AsyncClient(
-            base_url=self.url,
-            timeout=self.timeout,
-            limits=limits,
-            transport=self.transport,
-            headers={"User-Agent": "rustronaut-fleet-simulator/1", "Accept": "application/json"},
-        ) as client:
-            self.client = client
+        async with contextlib.AsyncExitStack() as stack:
+            # One pooled client per CLIENT_SHARD gateways: httpx's pool scans
+            # its connections and queued requests on every request, so a
+            # single pool for 1,000 gateways spent the simulator's whole core
+            # in pool bookkeeping and offered ~50 heartbeats/s, not 1,000.
+            self.clients = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        base_url=self.url,
+                        timeout=self.timeout,
+                        limits=limits,
+                        transport=self.transport,
+                        headers={
+                            "User-Agent": "rustronaut-fleet-simulator/1",
+                            "Accept": "application/json",
+                        },
+                    )
+                )
+                for _ in range(max(1, math.ceil(len(self.gateways) / CLIENT_SHARD)))
+            ]
             try:
                 tasks = [asyncio.create_task(g.run(), name=g.name) for g in self.gateways]
                 helpers.append(asyncio.create_task(self._generate_noise()))
