@@ -6,8 +6,10 @@ of websocket clients N (BENCH_LIVE_CLIENTS, default "100,1000"):
 
 1. N websocket clients (the ``websockets`` package, many per asyncio process,
    up to 500 per process) sign in with a session cookie and subscribe to the
-   gateway list (``/ws/live/?watch=gateways.gateway``), as a tab on /gateways/
-   does. Server memory per **idle** connection = server RSS delta / N, measured
+   gateway list (``/ws/live/?watch=gateways.gateway``), as a tab on
+   /gateways/?region=probes does: it names the rows it shows (the probes'),
+   as console.js does, so other rows' changes reach it only as hints.
+   Server memory per **idle** connection = server RSS delta / N, measured
    before any traffic.
 2. The fleet simulator (``manage.py simulate_fleet``, gateways/simulator.py)
    plays BENCH_LIVE_FLEET gateways (default 1,000) through the agent API with
@@ -100,6 +102,7 @@ async def client_process(port: int, count: int, cookie: str, probes: list[str]) 
     import websockets
 
     probe_set = set(probes)
+    shown = [f"row-gateway-{uuid}" for uuid in probes]
     url = f"ws://127.0.0.1:{port}/ws/live/?watch=gateways.gateway"
     headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
     sockets: list[dict] = [
@@ -118,8 +121,16 @@ async def client_process(port: int, count: int, cookie: str, probes: list[str]) 
                         max_size=None,
                         open_timeout=90,
                     )
+                # What console.js does once the socket is open: name the rows
+                # the page shows (a tab on /gateways/?region=probes).
+                await state["ws"].send(json.dumps({"show": shown}))
                 break
-            except (OSError, TimeoutError, websockets.InvalidHandshake) as error:
+            except (
+                OSError,
+                TimeoutError,
+                websockets.InvalidHandshake,
+                websockets.ConnectionClosed,
+            ) as error:
                 # As a tab does: try again after a while.
                 print(f"connect failed ({error!r}), retrying", file=sys.stderr, flush=True)
                 await asyncio.sleep(1 + attempt)
@@ -354,6 +365,7 @@ def phase(server, port, n, cookie, probes) -> dict:
     kb_per_conn = (rss_idle - rss_before) / n / 1024
 
     window_start = datetime.now(UTC)
+    phase_start = time.time()
     cpu_start, wall_start = process.cpu_times(), time.monotonic()
     sent: dict[str, dict[int, tuple[float, float]]] = {u: {} for u in probe_uuids}
     reconnecting = min(RECONNECT_MAX, max(1, int(n * RECONNECT_SHARE)))
@@ -386,6 +398,7 @@ def phase(server, port, n, cookie, probes) -> dict:
     # falling behind), so the row was right again; stale: a client whose last
     # known version of a probe, at the end, is not the last one sent.
     latencies, lost, superseded, expected, stale, stale_reconnected = [], 0, 0, 0, 0, 0
+    by_second: dict[int, list[float]] = {}
     last_sent = {u: max(s) for u, s in sent.items() if s}
     for report in reports:
         got: dict[str, dict[int, float]] = {}
@@ -404,6 +417,8 @@ def phase(server, port, n, cookie, probes) -> dict:
                     superseded += newest > seq
                 else:
                     latencies.append((arrived - answered) * 1000)
+                    second = int(answered - phase_start)
+                    by_second.setdefault(second, []).append((arrived - answered) * 1000)
         for uuid, last in last_sent.items():
             known = max([*got.get(uuid, {}), report["refetched"].get(uuid, 0)])
             stale += known != last
@@ -429,6 +444,9 @@ def phase(server, port, n, cookie, probes) -> dict:
         "reconnected_clients": reconnecting,
         "stale_after_reconnect": stale_reconnected,
         "server_cpu_cores": round(cpu, 2),
+        # p95 of the updates sent in each second of the phase (the reconnect
+        # is at the middle): where the tail comes from.
+        "p95_ms_by_second": {str(k): percentile(v, 0.95) for k, v in sorted(by_second.items())},
     }
 
 

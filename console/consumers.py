@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 from collections import deque
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from accounts.mfa.policy import second_factor_pending
-from console import live
+from console import fanout, live
 
 # Close codes the page understands (console.js): 4401 means "sign in again",
 # 4403 "what you may see changed": both reload the page.
@@ -26,6 +29,10 @@ MAX_WATCHED = 20
 # Message ids remembered to forward a fragment once when two of the tab's
 # groups both got it.
 RECENT_IDS = 64
+# A page tells which list rows it shows (``{"show": [element ids]}``, sent by
+# console.js when the socket opens and whenever its rows change): other rows'
+# fragments are not sent to it, only their hint (counters). At most this many.
+MAX_SHOWN = 500
 
 
 def watched(query_string: bytes) -> list[tuple[str, str | None]]:
@@ -86,10 +93,24 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         watch = watched(self.scope.get("query_string", b""))
         topic_groups, self.scopes = await database_sync_to_async(subscriptions)(user, watch)
-        self.subscriptions = [live.user_group(user.pk), live.HEALTH_GROUP, *topic_groups]
         self.recent: deque[str] = deque(maxlen=RECENT_IDS)
-        for group in self.subscriptions:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.shown: set[str] | None = None
+        self.outgoing: list[str] = []
+        self.flushing: asyncio.Task | None = None
+        self.hinted: dict[str, float] = {}
+        self.trailing: set[str] = set()
+        # The user's own group through the tab's channel (notifications,
+        # forced sign-outs: few); the live groups through the process's
+        # fan-out (console/fanout.py): one member per process, not per tab.
+        self.user_group = live.user_group(user.pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
+        self.hub = fanout.hub(self.channel_layer)
+        self.subscriptions = [live.HEALTH_GROUP, *topic_groups]
+        try:
+            await self.hub.join(self, self.subscriptions)
+        except Exception:
+            await self.hub.leave(self, self.subscriptions)
+            raise
         await self.accept()
         live._outbox().socket_opened()
         live._outbox().watching(topic_groups)
@@ -102,11 +123,33 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if getattr(self, "counted", False):
             live._outbox().socket_closed()
             self.counted = False
-        for group in getattr(self, "subscriptions", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        if getattr(self, "hub", None) is not None:
+            await self.hub.leave(self, self.subscriptions)
+            self.hub = None
+        if getattr(self, "user_group", None):
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+        if getattr(self, "flushing", None) is not None:
+            self.flushing.cancel()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """``{"show": [ids]}``: the list rows the page shows now. Anything
+        else is ignored (the socket is for the server's pushes)."""
+        try:
+            shown = json.loads(text_data or "").get("show")
+        except (ValueError, AttributeError):
+            return
+        if isinstance(shown, list):
+            self.shown = {str(element) for element in shown[:MAX_SHOWN] if isinstance(element, str)}
 
     async def live_fragment(self, event: dict) -> None:
-        """A rendered fragment (htmx out-of-band swaps) published to a group."""
+        """A rendered fragment sent to the tab's own channel (its user's group)."""
+        self.deliver(event)
+
+    def deliver(self, event: dict) -> None:
+        """A rendered fragment (htmx out-of-band swaps) published to one of the
+        tab's groups: queued for the socket, unless the tab got it already
+        through another group, it left the user's scope, or it is a list row
+        the page does not show (then only its hint goes, once per window)."""
         message_id = event.get("id")
         if message_id is not None:
             if message_id in self.recent:
@@ -119,7 +162,52 @@ class LiveConsumer(AsyncWebsocketConsumer):
             # An object moved out of the user's regions while its page is open.
             if allowed is not None and not allowed.intersection(regions):
                 return
-        await self.send(text_data=event["html"])
+        element = event.get("element")
+        if element and self.shown is not None and element not in self.shown:
+            if event.get("hint"):
+                self._hint(event["hint"])
+            return
+        self._queue(event["html"])
+
+    def _queue(self, html: str) -> None:
+        """Fragments queued in the same turn of the event loop go out as one
+        websocket message (htmx swaps each of its elements)."""
+        self.outgoing.append(html)
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.ensure_future(self._flush())
+
+    async def _flush(self) -> None:
+        while self.outgoing:
+            html, self.outgoing = "".join(self.outgoing), []
+            await self.send(text_data=html)
+
+    def _hint(self, hint: str) -> None:
+        """At most one hint per topic per coalescing window; one that comes
+        within the window goes at its end (counters must see the last change)."""
+        loop = asyncio.get_running_loop()
+        window = getattr(settings, "LIVE_COALESCE_MS", 1000) / 1000
+        now = loop.time()
+        last = self.hinted.get(hint)
+        if last is None or now - last >= window:
+            self.hinted[hint] = now
+            self._queue(hint)
+        elif hint not in self.trailing:
+            self.trailing.add(hint)
+            loop.call_at(last + window, self._trail, hint)
+
+    def _trail(self, hint: str) -> None:
+        self.trailing.discard(hint)
+        if getattr(self, "hub", None) is None:  # closed meanwhile
+            return
+        self.hinted[hint] = asyncio.get_running_loop().time()
+        self._queue(hint)
+
+    def come_back(self) -> None:
+        """The process lost the tab's groups (Redis went away): the page
+        reconnects and re-fetches."""
+        if getattr(self, "hub", None) is not None and not getattr(self, "leaving", False):
+            self.leaving = True
+            asyncio.ensure_future(self.close(code=CLOSE_RECONNECT))
 
     async def live_reconnect(self, event: dict) -> None:
         """Ask the tab to reconnect (a web process draining before a restart):

@@ -84,6 +84,10 @@ class Push:
     groups: list[str]
     regions: frozenset[int] = field(default_factory=frozenset)
     topic: str = ""
+    # A list row: the id of the element it replaces, and what a tab that does
+    # not show that row gets instead (the topic's hint, for its counters).
+    element: str = ""
+    hint: str = ""
     # When it was made, and how many of its groups got it (a failed send is
     # retried from there: console/live.py Outbox._requeue).
     created: float = field(default_factory=time.monotonic)
@@ -158,9 +162,15 @@ class Topic:
         return f'<meta data-live-hint="{self.name}">'
 
     def render(self, pks: dict[int, int]) -> list[Push]:
-        """Fragments for ``pks`` (pk -> DETAIL or FULL)."""
+        """Fragments for ``pks`` (pk -> DETAIL or FULL). What only an
+        object's page shows is rendered only when its page is open somewhere
+        (asked of Redis for these objects, in one round trip)."""
         pushes = []
-        for obj in self.load(pks):
+        objects = self.load(pks)
+        open_pages = None
+        if type(self).detail_html is not Topic.detail_html:
+            open_pages = open_object_pages(self.name, [obj.pk for obj in objects])
+        for obj in objects:
             regions = self.regions_of(obj)
             key = f"{self.name}:{obj.uuid}"
             if pks.get(obj.pk) == FULL:
@@ -168,9 +178,20 @@ class Topic:
                 if html:
                     groups = [region_group(self.name, None)]
                     groups += [region_group(self.name, pk) for pk in sorted(regions)]
+                    element = f"row-{obj._meta.model_name}-{obj.uuid}"
                     pushes.append(
-                        Push(key + ":list", html + self.hint(), groups, regions, self.name)
+                        Push(
+                            key + ":list",
+                            html + self.hint(),
+                            groups,
+                            regions,
+                            self.name,
+                            element=element,
+                            hint=self.hint(),
+                        )
                     )
+            if open_pages is not None and obj.pk not in open_pages:
+                continue
             html = self.detail_html(obj, pks.get(obj.pk, DETAIL))
             if html:
                 groups = [object_group(self.name, obj.pk)]
@@ -196,6 +217,39 @@ def topics() -> dict[str, Topic]:
                 importlib.import_module(f"{app}.live")
         _discovered = True
     return _topics
+
+
+def open_object_pages(topic: str, pks: list[int]) -> set[int] | None:
+    """Which of ``pks`` have their page open in some tab (their object group
+    exists in channels-redis): one pipelined round trip. ``None`` (render
+    them all) outside the outbox's thread or with another channel layer."""
+    outbox = _the_outbox
+    if not pks or outbox is None or threading.current_thread() is not outbox.thread:
+        return None
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if not hasattr(layer, "_group_key"):
+        return None
+
+    async def ask() -> set[int]:
+        by_host: dict[int, list[tuple[int, bytes]]] = {}
+        for pk in pks:
+            group = object_group(topic, pk)
+            by_host.setdefault(layer.consistent_hash(group), []).append(
+                (pk, layer._group_key(group))
+            )
+        found = set()
+        for index, items in by_host.items():
+            pipe = layer.connection(index).pipeline(transaction=False)
+            for _pk, key in items:
+                pipe.exists(key)
+            for (pk, _key), exists in zip(items, await pipe.execute(), strict=True):
+                if exists:
+                    found.add(pk)
+        return found
+
+    return outbox.loop.run_until_complete(ask())
 
 
 def render_row(table_class, obj, opts=None) -> str:
@@ -283,13 +337,19 @@ def message(push: Push) -> dict:
     """What goes through the channel layer. ``id`` lets a tab that is in two
     groups that both get a fragment (a tunnel between two regions it sees)
     forward it once; ``regions`` lets the consumer drop what left its scope."""
-    return {
+    body = {
         "type": "live.fragment",
         "html": push.html,
         "id": f"{os.getpid()}-{next(_message_ids)}",
         "regions": sorted(push.regions),
         "topic": push.topic,
     }
+    if push.element:
+        # A tab that told which rows it shows gets this only if it shows
+        # ``element``; else only ``hint`` (console/consumers.py).
+        body["element"] = push.element
+        body["hint"] = push.hint
+    return body
 
 
 class Outbox:

@@ -225,11 +225,14 @@ CHANNEL_LAYERS = {
             # can swallow a cancellation and leave a closed socket's consumer running.
             "hosts": [{"address": LIVE_REDIS_URL, "socket_timeout": None}],
             "prefix": f"{_KEY_NAMESPACE}:asgi",
-            # Live console (docs/live.md): a tab's channel holds at most 200
-            # fragments (a tab that cannot keep up loses the oldest and re-fetches
-            # when it reconnects); an unread one expires after 30 s; a group
-            # membership a crashed process never removed after a day.
-            "capacity": 200,
+            # Live console (docs/live.md): channels-redis keeps every channel of
+            # a process in one Redis key and a group_send is one message per
+            # process (its tabs are served by console/fanout.py), so this caps
+            # what one process has not yet read: at most 1,000 messages (past
+            # that, new ones are dropped and tabs re-fetch when they reconnect);
+            # an unread one expires after 30 s; a group membership a crashed
+            # process never removed after a day.
+            "capacity": 1000,
             "expiry": 30,
             "group_expiry": 86400,
         },

@@ -41,6 +41,20 @@ def _cache_not_in_outage(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test runs its sockets in an event loop of its own (asyncio.run),
+    and channels-redis keeps asyncio locks per channel key: a receive cleaner
+    still pending when a test's loop ended would leave one held, bound to that
+    dead loop, for the next test. A server has one loop for its life; tests
+    take a new layer each."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_cached_security_settings():
     """The session policy and the IP allowlist are cached in the shared Redis;
     a rolled-back test must not leave its entries for the next one."""

@@ -249,6 +249,24 @@
     });
   }
 
+  // Tell the server which list rows the page shows: fragments of other rows
+  // are not sent (only their hint, for counters). Sent when the socket opens
+  // and whenever the rows change (a sort, a page, a re-fetch).
+  var socket = null;
+  var shownSent = null;
+  function sendShown() {
+    if (!socket) return;
+    var ids = Array.prototype.map.call(document.querySelectorAll('[id^="row-"]'), function (el) {
+      return el.id;
+    });
+    var key = ids.join(" ");
+    if (key === shownSent) return;
+    shownSent = key;
+    socket.send(JSON.stringify({ show: ids }));
+  }
+  document.addEventListener("htmx:afterSettle", sendShown);
+  document.addEventListener("live:refreshed", sendShown);
+
   var pollTimer = null;
   function poll() {
     pollTimer = setTimeout(function () {
@@ -265,7 +283,10 @@
     if (!everOpened) setLive("connecting");
     else if (failures < FALLBACK_AFTER) setLive("reconnecting");
   });
-  document.addEventListener("htmx:wsOpen", function () {
+  document.addEventListener("htmx:wsOpen", function (event) {
+    socket = event.detail && event.detail.socketWrapper;
+    shownSent = null;
+    sendShown();
     if (everOpened || pollTimer) refetch();  // what changed while disconnected
     everOpened = true;
     failures = 0;
@@ -273,6 +294,7 @@
     setLive("live");
   });
   document.addEventListener("htmx:wsClose", function (event) {
+    socket = null;
     var detail = event.detail || {};
     var code = detail.event ? detail.event.code : 0;
     if (code === 4401 || code === 4403) {

@@ -11,9 +11,8 @@ import pytest
 from django.test import Client
 
 from tests.console.test_live import close, run, session_cookie
-from tests.console.test_live_topics import (  # noqa: F401 (a fixture)
+from tests.console.test_live_topics import (
     VIEW,
-    _empty_layer,
     in_thread,
     receive_all,
     socket,
@@ -28,7 +27,7 @@ from tests.factories import (
 from tests.factories import scoped_role as make_scoped_role
 from tests.helpers import login_with_second_factor
 
-# The layer emptied first (a fixture of test_live_topics, imported above).
+# The layer emptied first (tests/console/conftest.py).
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("_empty_layer")]
 
 EDIT = (
