@@ -29,4 +29,8 @@ RUN SECRET_KEY=collectstatic-only-collectstatic-only-collectstatic-only \
 RUN useradd --system --home /app console && chown -R console /app
 USER console
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "console.asgi:application"]
+# As console/server.py. Client addresses from X-Forwarded-For of any peer, as
+# daphne's --proxy-headers did: narrow FORWARDED_ALLOW_IPS to the proxy's.
+ENV FORWARDED_ALLOW_IPS="*"
+CMD ["uvicorn", "console.asgi:application", "--host", "0.0.0.0", "--port", "8000", \
+     "--ws", "websockets-sansio", "--lifespan", "off", "--proxy-headers"]

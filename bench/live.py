@@ -1,16 +1,20 @@
 """Live console under load: daphne against uvicorn, in the same run.
 
-For each ASGI server (BENCH_LIVE_SERVERS, default "daphne,uvicorn"; one
-process serving console.asgi, pages, agent API and websockets) and each number
-of websocket clients N (BENCH_LIVE_CLIENTS, default "100,1000"):
+For each ASGI server (BENCH_LIVE_SERVERS, default "daphne,uvicorn", uvicorn
+as the console runs it: console/server.py) and each number of websocket
+clients N (BENCH_LIVE_CLIENTS, default "100,1000"). BENCH_LIVE_TOPOLOGY:
+``split`` (default, docs/deployment.md) runs two processes of that server on
+console.asgi — one the websockets connect to (a proxy routes /ws/ there), one
+taking pages and the agent API; ``single`` runs one process for everything.
 
 1. N websocket clients (the ``websockets`` package, many per asyncio process,
    up to 500 per process) sign in with a session cookie and subscribe to the
    gateway list (``/ws/live/?watch=gateways.gateway``), as a tab on
-   /gateways/?region=probes does: it names the rows it shows (the probes'),
-   as console.js does, so other rows' changes reach it only as hints.
-   Server memory per **idle** connection = server RSS delta / N, measured
-   before any traffic.
+   /gateways/?region=probes does: it names the rows it shows (the probes')
+   and the topics it has counters over (none on that page), as console.js
+   does, so other rows' changes do not reach it.
+   Server memory per **idle** connection = RSS delta of the process holding
+   the sockets / N, measured before any traffic (after one warm-up socket).
 2. The fleet simulator (``manage.py simulate_fleet``, gateways/simulator.py)
    plays BENCH_LIVE_FLEET gateways (default 1,000) through the agent API with
    a heartbeat interval of 1 s (the console tells agents the interval): about
@@ -33,8 +37,9 @@ of websocket clients N (BENCH_LIVE_CLIENTS, default "100,1000"):
    the page as console.js does (``X-Live-Refresh: 1``). At the end, every
    client's last known version of every probe must be the last one sent:
    ``stale_after_reconnect`` counts those that are not.
-5. Server CPU (process time / wall time) over the load window, heartbeats
-   stored per second (metric samples written in the window).
+5. Server CPU (process time / wall time, both processes) over the load
+   window, heartbeats stored per second (metric samples written in the
+   window), and the p95 of the updates sent in each second of the phase.
 
 Prints JSON and one summary line
 ``p95_ms_100=… p95_ms_1000=… p99_ms_1000=… lost=… kb_per_conn=… server=…``
@@ -72,11 +77,13 @@ SERVERS = os.environ.get("BENCH_LIVE_SERVERS", "daphne,uvicorn").split(",")
 CLIENTS = [int(n) for n in os.environ.get("BENCH_LIVE_CLIENTS", "100,1000").split(",")]
 FLEET = int(os.environ.get("BENCH_LIVE_FLEET", "1000"))
 SECONDS = float(os.environ.get("BENCH_LIVE_SECONDS", "15"))
+TOPOLOGY = os.environ.get("BENCH_LIVE_TOPOLOGY", "split")
 PROBES = 10
 PROBE_INTERVAL = 2.0
 CLIENTS_PER_PROCESS = 500
 CONNECT_SECONDS = 240
 RECONNECT_SHARE, RECONNECT_MAX, RECONNECT_AWAY = 0.1, 50, 2.0
+IN_FLIGHT = 5.0
 ROW = re.compile(r'id="row-gateway-([0-9a-f-]{36})".*?\b2\.(\d+)\.0\b', re.S)
 
 
@@ -96,7 +103,9 @@ def percentile(values: list[float], q: float) -> float | None:
 # --- Client processes -------------------------------------------------------------
 
 
-async def client_process(port: int, count: int, cookie: str, probes: list[str]) -> None:
+async def client_process(
+    port: int, web_port: int, count: int, cookie: str, probes: list[str]
+) -> None:
     """``count`` sockets in this process. Reads commands from stdin
     ("reconnect <k>", "report <path>"), says "ready" once all are open."""
     import websockets
@@ -106,7 +115,8 @@ async def client_process(port: int, count: int, cookie: str, probes: list[str]) 
     url = f"ws://127.0.0.1:{port}/ws/live/?watch=gateways.gateway"
     headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
     sockets: list[dict] = [
-        {"pushes": [], "refetched": {}, "away": None, "ws": None} for _ in range(count)
+        {"pushes": [], "received": [], "refetched": {}, "away": None, "ws": None}
+        for _ in range(count)
     ]
     opening = asyncio.Semaphore(10)
 
@@ -123,7 +133,7 @@ async def client_process(port: int, count: int, cookie: str, probes: list[str]) 
                     )
                 # What console.js does once the socket is open: name the rows
                 # the page shows (a tab on /gateways/?region=probes).
-                await state["ws"].send(json.dumps({"show": shown}))
+                await state["ws"].send(json.dumps({"show": shown, "hints": []}))
                 break
             except (
                 OSError,
@@ -139,12 +149,10 @@ async def client_process(port: int, count: int, cookie: str, probes: list[str]) 
         state["opened"].set()
         try:
             async for text in state["ws"]:
-                arrived = time.time()
-                if "row-gateway-" not in text:
-                    continue
-                for uuid, seq in ROW.findall(text):
-                    if uuid in probe_set:
-                        state["pushes"].append((uuid, int(seq), arrived))
+                # Kept as received, read after the phase: parsing here would
+                # take the CPU the server under test shares with the clients.
+                if "row-gateway-" in text:
+                    state["received"].append((time.time(), text))
         except websockets.ConnectionClosed:
             pass
 
@@ -165,7 +173,7 @@ async def client_process(port: int, count: int, cookie: str, probes: list[str]) 
         back = time.time()
         state["away"] = (left, back)
         # What console.js does after a reconnect: re-fetch the page's live parts.
-        state["refetched"] = await asyncio.to_thread(refetch, port, cookie, probe_set)
+        state["refetched"] = await asyncio.to_thread(refetch, web_port, cookie, probe_set)
 
     loop = asyncio.get_running_loop()
     while True:
@@ -177,6 +185,12 @@ async def client_process(port: int, count: int, cookie: str, probes: list[str]) 
             await asyncio.gather(*(reconnect(s, i) for i, s in enumerate(sockets[: int(argument)])))
             print("reconnected", flush=True)
         elif command == "report":
+            for state in sockets:
+                for arrived, text in state["received"]:
+                    for uuid, seq in ROW.findall(text):
+                        if uuid in probe_set:
+                            state["pushes"].append((uuid, int(seq), arrived))
+                state["received"] = []
             report = [
                 {"pushes": s["pushes"], "refetched": s["refetched"], "away": s["away"]}
                 for s in sockets
@@ -224,23 +238,23 @@ def server_command(kind: str, port: int) -> list[str]:
         options = ["--websocket_connect_timeout", "60"]
         return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *options, app]
     if kind == "uvicorn":
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ] + [
-            "--lifespan",
-            "off",
-            "--no-access-log",
-            "--ws",
-            "websockets",
-        ]
+        # As the console is served (console/server.py).
+        from console.server import server_command as console_server
+
+        return console_server("127.0.0.1", port, access_log=False)
     raise SystemExit(f"unknown server {kind}")
+
+
+async def warm_up_socket(port: int, cookie: str) -> None:
+    import websockets
+
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/ws/live/?watch=gateways.gateway",
+        additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"},
+        compression=None,
+    ) as ws:
+        await ws.send(json.dumps({"show": [], "hints": []}))
+        await asyncio.sleep(1)
 
 
 def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 90) -> None:
@@ -296,7 +310,9 @@ async def drive_probes(port: int, probes: list[tuple[str, str]], seconds: float,
         await asyncio.gather(*(probe(i, u, c) for i, (u, c) in enumerate(probes)))
 
 
-def start_clients(port: int, total: int, cookie: str, probes: list[str]) -> list[subprocess.Popen]:
+def start_clients(
+    port: int, web_port: int, total: int, cookie: str, probes: list[str]
+) -> list[subprocess.Popen]:
     processes = []
     left = total
     while left > 0:
@@ -304,7 +320,8 @@ def start_clients(port: int, total: int, cookie: str, probes: list[str]) -> list
         left -= count
         processes.append(
             subprocess.Popen(
-                [sys.executable, __file__, "--client", str(port), str(count), cookie]
+                [sys.executable, __file__, "--client", str(port), str(web_port), str(count)]
+                + [cookie]
                 + [",".join(probes)],
                 cwd=ROOT,
                 stdin=subprocess.PIPE,
@@ -351,27 +368,31 @@ def wait_for_fleet(region, seconds: float = 90) -> int:
         time.sleep(2)
 
 
-def phase(server, port, n, cookie, probes) -> dict:
+def phase(servers, ports, n, cookie, probes) -> dict:
+    """``servers``/``ports``: the websocket process first, then the one
+    taking pages and the agent API (the same one in the single topology)."""
     import psutil
 
     from gateways.models import MetricSample
 
-    process = psutil.Process(server.pid)
+    live_port, web_port = ports
+    processes = [psutil.Process(server.pid) for server in dict.fromkeys(servers)]
+    process = processes[0]
     rss_before = process.memory_info().rss
     probe_uuids = [u for u, _ in probes]
-    clients = start_clients(port, n, cookie, probe_uuids)
+    clients = start_clients(live_port, web_port, n, cookie, probe_uuids)
     time.sleep(3)  # idle: no traffic yet
     rss_idle = process.memory_info().rss
     kb_per_conn = (rss_idle - rss_before) / n / 1024
 
     window_start = datetime.now(UTC)
     phase_start = time.time()
-    cpu_start, wall_start = process.cpu_times(), time.monotonic()
+    cpu_start, wall_start = [p.cpu_times() for p in processes], time.monotonic()
     sent: dict[str, dict[int, tuple[float, float]]] = {u: {} for u in probe_uuids}
     reconnecting = min(RECONNECT_MAX, max(1, int(n * RECONNECT_SHARE)))
 
     async def load() -> None:
-        probes_task = asyncio.create_task(drive_probes(port, probes, SECONDS, sent))
+        probes_task = asyncio.create_task(drive_probes(web_port, probes, SECONDS, sent))
         await asyncio.sleep(SECONDS / 2)
         # The first ``reconnecting`` sockets, spread over the client processes.
         share = [reconnecting // len(clients)] * len(clients)
@@ -380,7 +401,7 @@ def phase(server, port, n, cookie, probes) -> dict:
         await probes_task
 
     asyncio.run(load())
-    cpu_end, wall_end = process.cpu_times(), time.monotonic()
+    cpu_end, wall_end = [p.cpu_times() for p in processes], time.monotonic()
     stored = MetricSample.objects.filter(time__gte=window_start).count()
     time.sleep(3)  # the last fragments arrive
     reports = []
@@ -408,10 +429,13 @@ def phase(server, port, n, cookie, probes) -> dict:
         for uuid, seqs in sent.items():
             newest = max(got.get(uuid, {}), default=0)
             for seq, (started, answered) in seqs.items():
-                if away and started >= away[0] - 1 and started <= away[1] + 0.5:
-                    continue  # sent while this socket was away: the re-fetch covers it
-                expected += 1
                 arrived = got.get(uuid, {}).get(seq)
+                # Sent while this socket was away, or still on its way when the
+                # client closed it (up to IN_FLIGHT before): the re-fetch covers
+                # it; counted if it arrived all the same.
+                if away and away[0] - IN_FLIGHT <= started <= away[1] + 0.5 and arrived is None:
+                    continue
+                expected += 1
                 if arrived is None:
                     lost += 1
                     superseded += newest > seq
@@ -424,9 +448,10 @@ def phase(server, port, n, cookie, probes) -> dict:
             stale += known != last
             if away:
                 stale_reconnected += known != last
-    cpu = (cpu_end.user + cpu_end.system - cpu_start.user - cpu_start.system) / (
-        wall_end - wall_start
-    )
+    cpu = sum(
+        end.user + end.system - start.user - start.system
+        for start, end in zip(cpu_start, cpu_end, strict=True)
+    ) / (wall_end - wall_start)
     return {
         "clients": n,
         "kb_per_idle_conn": round(kb_per_conn, 1),
@@ -516,6 +541,7 @@ def main() -> None:
         "probe_interval_s": PROBE_INTERVAL,
         "seconds": SECONDS,
         "coalesce_ms": settings.LIVE_COALESCE_MS,
+        "topology": TOPOLOGY,
         "cpus": os.cpu_count(),
         # The machine is shared: what else ran weighs on every figure.
         "load_average_at_start": [round(x, 1) for x in os.getloadavg()],
@@ -524,17 +550,29 @@ def main() -> None:
     tokens_dir = tempfile.mkdtemp(prefix="bench-live-")
     for kind in SERVERS:
         simulator = None
-        port = free_port()
-        server = subprocess.Popen(
-            server_command(kind, port),
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        # split: websockets on a process of their own (the proxy routes /ws/
+        # there), pages and the agent API on another; single: one process.
+        names = ["live", "web"] if TOPOLOGY == "split" else ["all"]
+        ports = {name: free_port() for name in names}
+        servers = {
+            name: subprocess.Popen(
+                server_command(kind, port),
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for name, port in ports.items()
+        }
+        live_name, web_name = names[0], names[-1]
+        port = ports[web_name]
         try:
-            wait_for_port(port, server)
+            for name in names:
+                wait_for_port(ports[name], servers[name])
             refetch(port, cookie.split(";")[0], set())  # warm up: the first page renders
+            # ...and the first socket (imports, the fan-out's groups): memory
+            # per idle connection is then the connections' own.
+            asyncio.run(warm_up_socket(ports[live_name], cookie))
             result["servers"][kind] = {}
             # The fleet plays through the whole run of this server. Fresh
             # one-time tokens: the simulator enrols its gateways again.
@@ -553,7 +591,13 @@ def main() -> None:
             result["servers"][kind]["fleet_heartbeating"] = wait_for_fleet(fleet_region)
             for n in CLIENTS:
                 try:
-                    figures = phase(server, port, n, cookie, probes)
+                    figures = phase(
+                        [servers[live_name], servers[web_name]],
+                        (ports[live_name], port),
+                        n,
+                        cookie,
+                        probes,
+                    )
                 except ClientsDidNotConnect:
                     figures = {
                         "clients": n,
@@ -565,11 +609,12 @@ def main() -> None:
             if simulator is not None:
                 simulator.terminate()
                 simulator.wait(timeout=30)
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            for server in servers.values():
+                server.terminate()
+                try:
+                    server.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    server.kill()
 
     result["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
     largest, smallest = str(max(CLIENTS)), str(min(CLIENTS))
@@ -592,12 +637,13 @@ def main() -> None:
         f"p99_ms_{largest}={figures.get(largest, {}).get('p99_ms')} "
         f"lost={sum(f.get('lost', 0) + f.get('stale_after_reconnect', 0) for f in phases)} "
         f"kb_per_conn={figures.get(largest, {}).get('kb_per_idle_conn')} server={best}"
+        f" topology={TOPOLOGY}"
     )
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
-        _, _, port, count, cookie, probes = sys.argv
-        asyncio.run(client_process(int(port), int(count), cookie, probes.split(",")))
+        _, _, port, web_port, count, cookie, probes = sys.argv
+        asyncio.run(client_process(int(port), int(web_port), int(count), cookie, probes.split(",")))
     else:
         main()

@@ -29,9 +29,10 @@ MAX_WATCHED = 20
 # Message ids remembered to forward a fragment once when two of the tab's
 # groups both got it.
 RECENT_IDS = 64
-# A page tells which list rows it shows (``{"show": [element ids]}``, sent by
-# console.js when the socket opens and whenever its rows change): other rows'
-# fragments are not sent to it, only their hint (counters). At most this many.
+# A page tells which list rows it shows (``{"show": [element ids], "hints":
+# [topics]}``, sent by console.js when the socket opens and whenever its rows
+# change): other rows' fragments are not sent to it, only their hint, and that
+# only for the topics it has counters over. At most this many rows.
 MAX_SHOWN = 500
 
 
@@ -95,6 +96,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         topic_groups, self.scopes = await database_sync_to_async(subscriptions)(user, watch)
         self.recent: deque[str] = deque(maxlen=RECENT_IDS)
         self.shown: set[str] | None = None
+        self.hints: set[str] | None = None
         self.outgoing: list[str] = []
         self.flushing: asyncio.Task | None = None
         self.hinted: dict[str, float] = {}
@@ -140,6 +142,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         if isinstance(shown, list):
             self.shown = {str(element) for element in shown[:MAX_SHOWN] if isinstance(element, str)}
+            hints = json.loads(text_data).get("hints")
+            self.hints = (
+                {str(topic) for topic in hints[:MAX_WATCHED] if isinstance(topic, str)}
+                if isinstance(hints, list)
+                else None
+            )
 
     async def live_fragment(self, event: dict) -> None:
         """A rendered fragment sent to the tab's own channel (its user's group)."""
@@ -164,7 +172,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 return
         element = event.get("element")
         if element and self.shown is not None and element not in self.shown:
-            if event.get("hint"):
+            if event.get("hint") and (self.hints is None or topic in self.hints):
                 self._hint(event["hint"])
             return
         self._queue(event["html"])

@@ -250,7 +250,7 @@
   }
 
   // Tell the server which list rows the page shows: fragments of other rows
-  // are not sent (only their hint, for counters). Sent when the socket opens
+  // are not sent (only their hint, to pages with counters over the topic). Sent when the socket opens
   // and whenever the rows change (a sort, a page, a re-fetch).
   var socket = null;
   var shownSent = null;
@@ -259,10 +259,17 @@
     var ids = Array.prototype.map.call(document.querySelectorAll('[id^="row-"]'), function (el) {
       return el.id;
     });
-    var key = ids.join(" ");
-    if (key === shownSent) return;
-    shownSent = key;
-    socket.send(JSON.stringify({ show: ids }));
+    // Topics whose hints the page uses (counters, "new" bars): a changed row
+    // the page does not show is only worth a hint to those.
+    var hints = {};
+    document.querySelectorAll("[data-live-refresh-on], [data-live-new-on]").forEach(function (el) {
+      var names = (el.getAttribute("data-live-refresh-on") || "") + " " + (el.getAttribute("data-live-new-on") || "");
+      names.split(/\s+/).forEach(function (name) { if (name) hints[name] = true; });
+    });
+    var message = JSON.stringify({ show: ids, hints: Object.keys(hints).sort() });
+    if (message === shownSent) return;
+    shownSent = message;
+    socket.send(message);
   }
   document.addEventListener("htmx:afterSettle", sendShown);
   document.addEventListener("live:refreshed", sendShown);

@@ -1,5 +1,6 @@
-"""The live console in Chromium, against daphne serving console.asgi (HTTP,
-the agent API and websockets) on the test database.
+"""The live console in Chromium, against the console's server (uvicorn,
+console/server.py) serving console.asgi (HTTP, the agent API and websockets)
+on the test database.
 
 - a heartbeat through the agent API turns a gateway row from offline to online
   on an open list page, without a reload;
@@ -18,7 +19,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -30,6 +30,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from console import live
+from console.server import server_command
 from gateways.enrolment import enrol, issue_token
 from gateways.models import Gateway
 from tests.browser.conftest import sign_in_by_cookie
@@ -88,13 +89,13 @@ def _reset_layers() -> None:
 
 
 class Server:
-    """daphne serving console.asgi in a process of its own (not a fork of the
-    test worker, whose threads — LDAP, OIDC and SAML test servers — a fork
-    would copy half of), on the test database, with the channel layer on a
-    private Redis (LIVE_REDIS_URL) and everything else on the tests' Redis —
-    or, with ``only_redis``, everything (cache, sessions, throttles, Celery's
-    broker, the channel layer) on the private one, as the default
-    configuration has it."""
+    """The console's server (console/server.py) serving console.asgi in a
+    process of its own (not a fork of the test worker, whose threads — LDAP,
+    OIDC and SAML test servers — a fork would copy half of), on the test
+    database, with the channel layer on a private Redis (LIVE_REDIS_URL) and
+    everything else on the tests' Redis — or, with ``only_redis``, everything
+    (cache, sessions, throttles, Celery's broker, the channel layer) on the
+    private one, as the default configuration has it."""
 
     def __init__(self, redis: PrivateRedis, only_redis: bool = False) -> None:
         from django.conf import settings
@@ -122,8 +123,7 @@ class Server:
         if only_redis:
             env["REDIS_URL"] = redis.url
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
-            + ["console.asgi:application"],
+            server_command("127.0.0.1", self.port, access_log=False),
             cwd=settings.BASE_DIR,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -135,7 +135,7 @@ class Server:
                 break
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("daphne did not start") from None
+                    raise RuntimeError("the server did not start") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:

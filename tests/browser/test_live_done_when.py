@@ -1,4 +1,4 @@
-"""Issue 7's "done when", in Chromium against daphne: an admin and an
+"""Issue 7's "done when", in Chromium against the console's server: an admin and an
 operator limited to one region, side by side, both on the fleet list.
 
 - heartbeats through the agent API change rows in both tabs within a second;
@@ -31,7 +31,9 @@ from tests.browser.test_live import (
 )
 from tests.factories import GatewayFactory, RegionFactory, scoped_role, user_with_role
 
-server = kit.server  # daphne, with the channel layer on a Redis of the test's own
+server = (
+    kit.server
+)  # uvicorn (console/server.py), with the channel layer on a Redis of the test's own
 
 # What a row of the list changes to within a second of a heartbeat's answer.
 WITHIN_A_SECOND = 1_000

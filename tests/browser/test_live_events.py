@@ -1,4 +1,4 @@
-"""New security events on an open events list, in Chromium against daphne:
+"""New security events on an open events list, in Chromium against the console's server:
 on the newest page the new rows appear on top by themselves; on a page that
 does not show new events where they arrive (oldest first, an older page) a
 "N new events — show" bar appears instead, and showing reloads the list.
@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from tests.browser import test_live as kit
 from tests.browser.test_live import expect_state, mark_page, open_tab, same_document, shot
 
-# The live browser tests' fixtures: daphne on a private channel-layer Redis,
+# The live browser tests' fixtures: the console's server on a private channel-layer Redis,
 # and a gateway with its agent credential.
 server = kit.server
 fleet = kit.fleet

@@ -211,3 +211,25 @@ def test_when_redis_goes_away_the_hubs_tabs_are_asked_to_come_back():
     assert delivered == [["x"], ["x"]]
     assert asked == [1, 1]
     assert left == {}
+
+
+def test_a_page_without_counters_over_the_topic_gets_no_hints_of_other_rows(fleet):
+    cookie = session_cookie(fleet["admin"])
+    shown, other = fleet["gw_north"], fleet["gw_south"]
+
+    async def scenario():
+        tab = socket(cookie, TOPIC)
+        assert (await tab.connect())[0]
+        await receive_all(tab, timeout=0.3)  # what the fixture's creations published
+        await tab.send_to(text_data=json.dumps({"show": [row_id(shown)], "hints": []}))
+        await asyncio.sleep(0.1)
+        await in_thread(publish_gateways, [other.pk])
+        nothing = await tab.receive_nothing(timeout=1)
+        await in_thread(publish_gateways, [shown.pk])
+        got = await tab.receive_from(timeout=5)
+        await close(tab)
+        return nothing, got
+
+    nothing, got = run(scenario())
+    assert nothing
+    assert row_id(shown) in got

@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from console import embedded
+from console.server import server_command
 
 # Processes whose exit does not stop the console.
 OPTIONAL = {"simulator"}
@@ -56,16 +57,7 @@ class Command(BaseCommand):
         python = sys.executable
         local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         commands = {
-            "web": [
-                python,
-                "-m",
-                "daphne",
-                "-b",
-                host,
-                "-p",
-                str(port),
-                "console.asgi:application",
-            ],
+            "web": server_command(host, port),
             "worker": [
                 python,
                 "-m",
