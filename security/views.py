@@ -435,6 +435,14 @@ _NOTHING = '<span class="muted">—</span>'
 _MESSAGE_CHARS = 120
 
 
+def row_with_labels(row: str, **labels) -> str:
+    """A row template (str.format fields) with the labels of its stacked
+    phone cells filled in once: translated, escaped, and safe from format."""
+    for key, label in labels.items():
+        row = row.replace("{" + key + "}", _esc(label).replace("{", "{{").replace("}", "}}"))
+    return row
+
+
 def _esc(value) -> str:
     return html.escape(str(value), quote=True)
 
@@ -459,17 +467,17 @@ def event_rows(events) -> SafeString:
 
     acknowledged = _esc(_("Acknowledged"))
     row = _EVENT_ROW
-    for key, label in (
-        ("l_time", _("Time")),
-        ("l_severity", _("Severity")),
-        ("l_category", _("Category")),
-        ("l_signature", _("Signature")),
-        ("l_source", _("Source")),
-        ("l_destination", _("Destination")),
-        ("l_gateway", _("Gateway")),
-        ("l_acknowledged", _("Acknowledged")),
-    ):
-        row = row.replace("{" + key + "}", _esc(label).replace("{", "{{").replace("}", "}}"))
+    row = row_with_labels(
+        row,
+        l_time=_("Time"),
+        l_severity=_("Severity"),
+        l_category=_("Category"),
+        l_signature=_("Signature"),
+        l_source=_("Source"),
+        l_destination=_("Destination"),
+        l_gateway=_("Gateway"),
+        l_acknowledged=_("Acknowledged"),
+    )
     acknowledged_badge = (
         f'<span class="badge badge-ok" title="{acknowledged}">{icon("check")}'
         f'<span class="sr-only">{acknowledged}</span></span>'

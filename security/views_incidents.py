@@ -35,7 +35,7 @@ from security.incident_forms import (
 )
 from security.models import CorrelationRule, Incident, IncidentActivity, SecurityEvent
 from security.tables import CorrelationRuleTable, IncidentTable
-from security.views import _URL_PLACEHOLDER, RowSeverity, _esc
+from security.views import _URL_PLACEHOLDER, RowSeverity, _esc, row_with_labels
 
 INCIDENT_BAR_FIELDS = ("q", "status", "severity", "kind", "region")
 INCIDENT_MORE_FIELDS = ("rule", "gateway", "assignee", "range", "since", "until")
@@ -113,16 +113,15 @@ def incident_event_rows(events) -> SafeString:
     translated labels each) were most of the page's own time."""
     from console.templatetags.console import status_badge
 
-    row = _INCIDENT_EVENT_ROW
-    for key, label in (
-        ("l_time", _("Time")),
-        ("l_severity", _("Severity")),
-        ("l_signature", _("Signature")),
-        ("l_source", _("Source")),
-        ("l_destination", _("Destination")),
-        ("l_gateway", _("Gateway")),
-    ):
-        row = row.replace("{" + key + "}", _esc(label).replace("{", "{{").replace("}", "}}"))
+    row = row_with_labels(
+        _INCIDENT_EVENT_ROW,
+        l_time=_("Time"),
+        l_severity=_("Severity"),
+        l_signature=_("Signature"),
+        l_source=_("Source"),
+        l_destination=_("Destination"),
+        l_gateway=_("Gateway"),
+    )
     detail = reverse("security:event_detail", kwargs={"uuid": _URL_PLACEHOLDER})
     badges, rows = {}, []
     for event in events:

@@ -30,6 +30,18 @@ def row_id(gateway) -> str:
     return f"row-gateway-{gateway.uuid}"
 
 
+async def open_tab(cookie, message: str | None = None):
+    """A list tab, connected, past what the fixture's creations published,
+    having sent ``message`` (what console.js sends) if any."""
+    tab = socket(cookie, TOPIC)
+    assert (await tab.connect())[0]
+    await receive_all(tab, timeout=0.3)
+    if message is not None:
+        await tab.send_to(text_data=message)
+        await asyncio.sleep(0.1)
+    return tab
+
+
 def test_tabs_of_one_process_are_one_member_of_a_group(fleet):
     cookie = session_cookie(fleet["admin"])
     everywhere = live.region_group(TOPIC, None)
@@ -61,11 +73,7 @@ def test_a_tab_gets_the_rows_it_shows_and_only_hints_of_others(fleet):
     shown, other = fleet["gw_north"], fleet["gw_south"]
 
     async def scenario():
-        tab = socket(cookie, TOPIC)
-        assert (await tab.connect())[0]
-        await receive_all(tab, timeout=0.3)  # what the fixture's creations published
-        await tab.send_to(text_data=json.dumps({"show": [row_id(shown)]}))
-        await asyncio.sleep(0.1)
+        tab = await open_tab(cookie, json.dumps({"show": [row_id(shown)]}))
         await in_thread(publish_gateways, [other.pk])
         other_got = await tab.receive_from(timeout=5)
         await in_thread(publish_gateways, [shown.pk])
@@ -85,11 +93,7 @@ def test_hints_of_rows_not_shown_come_once_per_window_and_the_last_one_at_its_en
     others = [GatewayFactory(region=fleet["north"]) for _ in range(5)]
 
     async def scenario():
-        tab = socket(cookie, TOPIC)
-        assert (await tab.connect())[0]
-        await receive_all(tab, timeout=0.3)  # what the fixture's creations published
-        await tab.send_to(text_data=json.dumps({"show": []}))
-        await asyncio.sleep(0.1)
+        tab = await open_tab(cookie, json.dumps({"show": []}))
         await in_thread(publish_gateways, [others[0].pk])
         first = await tab.receive_from(timeout=5)
         for gateway in others[1:]:
@@ -108,9 +112,7 @@ def test_a_tab_that_names_no_rows_gets_every_row(fleet):
     cookie = session_cookie(fleet["admin"])
 
     async def scenario():
-        tab = socket(cookie, TOPIC)
-        assert (await tab.connect())[0]
-        await receive_all(tab, timeout=0.3)  # what the fixture's creations published
+        tab = await open_tab(cookie)
         await in_thread(publish_gateways, [fleet["gw_south"].pk])
         got = await tab.receive_from(timeout=5)
         await close(tab)
@@ -128,11 +130,7 @@ def test_malformed_messages_from_the_page_change_nothing_or_name_nothing(fleet, 
     cookie = session_cookie(fleet["admin"])
 
     async def scenario():
-        tab = socket(cookie, TOPIC)
-        assert (await tab.connect())[0]
-        await receive_all(tab, timeout=0.3)  # what the fixture's creations published
-        await tab.send_to(text_data=message)
-        await asyncio.sleep(0.1)
+        tab = await open_tab(cookie, message)
         await in_thread(publish_gateways, [fleet["gw_south"].pk])
         got = await tab.receive_from(timeout=5)
         await close(tab)
@@ -218,11 +216,7 @@ def test_a_page_without_counters_over_the_topic_gets_no_hints_of_other_rows(flee
     shown, other = fleet["gw_north"], fleet["gw_south"]
 
     async def scenario():
-        tab = socket(cookie, TOPIC)
-        assert (await tab.connect())[0]
-        await receive_all(tab, timeout=0.3)  # what the fixture's creations published
-        await tab.send_to(text_data=json.dumps({"show": [row_id(shown)], "hints": []}))
-        await asyncio.sleep(0.1)
+        tab = await open_tab(cookie, json.dumps({"show": [row_id(shown)], "hints": []}))
         await in_thread(publish_gateways, [other.pk])
         nothing = await tab.receive_nothing(timeout=1)
         await in_thread(publish_gateways, [shown.pk])
