@@ -407,7 +407,7 @@ INSTALLED_APPS += [
 ]
 # Right after the lockout check: members of "SSO only" roles get no password
 # sign-in from any backend below.
-AUTHENTICATION_BACKENDS.insert(1, "accounts.directory.backend.SsoOnlyGate")
+AUTHENTICATION_BACKENDS.insert(1, "accounts.directory.gate.SsoOnlyGate")
 DIRECTORY_LDAP = LdapOptions.from_env()
 if DIRECTORY_LDAP is not None:
     globals().update(DIRECTORY_LDAP.to_settings())

@@ -8,8 +8,9 @@ user of the same name; an empty password never reaches the directory; a
 directory that does not answer is remembered for a minute so the sign-in
 page can say so, and local accounts keep working.
 
-``SsoOnlyGate`` comes before every password backend: members of a role set
-to "SSO only" cannot sign in with a password at all.
+``SsoOnlyGate`` (accounts/directory/gate.py, which needs no python-ldap: it
+is installed with or without a directory) comes before every password
+backend: members of a role set to "SSO only" cannot sign in with a password.
 """
 
 from __future__ import annotations
@@ -19,34 +20,27 @@ import logging
 
 import ldap
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django_auth_ldap.backend import LDAPBackend, ldap_error
 
 from accounts.directory import mapping
+from accounts.directory.gate import (  # noqa: F401 (the names this module had)
+    LOCAL_ACCOUNT,
+    NO_GROUP,
+    NOTICE_ATTRIBUTE,
+    SSO_ONLY,
+    UNREACHABLE,
+    UNREACHABLE_CACHE_KEY,
+    UNREACHABLE_FOR_SECONDS,
+    SsoOnlyGate,
+    directory_unreachable,
+    set_notice,
+)
 
 logger = logging.getLogger(__name__)
 
-UNREACHABLE_CACHE_KEY = "directory:ldap:unreachable"
-UNREACHABLE_FOR_SECONDS = 60
-# What the sign-in page says (templates/account/login.html).
-NOTICE_ATTRIBUTE = "directory_notice"
-UNREACHABLE = "unreachable"
-NO_GROUP = "no_group"
-SSO_ONLY = "sso_only"
-LOCAL_ACCOUNT = "local_account"
 
 # Errors that mean "the directory is not there", as opposed to "no such user".
 DOWN_ERRORS = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.UNAVAILABLE)
-
-
-def set_notice(request, notice: str) -> None:
-    if request is not None:
-        setattr(request, NOTICE_ATTRIBUTE, notice)
-
-
-def directory_unreachable() -> bool:
-    return bool(cache.get(UNREACHABLE_CACHE_KEY))
 
 
 def _on_ldap_error(sender, context, user, request, exception, **kwargs):
@@ -138,25 +132,3 @@ def _linked_to(user, source: str, dn: str) -> bool:
         or not identity.external_id
         or (identity.external_id.lower() == dn.lower())
     )
-
-
-class SsoOnlyGate:
-    """Refuses a password sign-in (any backend after it) for members of a
-    role that must use SSO. Raising PermissionDenied stops Django's backend
-    loop; the sign-in page says why. No ``get_user``: sessions are never
-    this backend's (Django's force_login picks the first backend that has one)."""
-
-    def authenticate(self, request, username=None, password=None, email=None, **kwargs):
-        from accounts.models import User
-
-        login = (username or email or "").strip()
-        if not login or not password:
-            return
-        matches = User.objects.filter(
-            Q(username__iexact=login) | Q(email__iexact=login),
-            groups__role__sign_in_policy__sso_only=True,
-        )
-        if matches.exists():
-            set_notice(request, SSO_ONLY)
-            raise PermissionDenied("SSO only")
-        return

@@ -213,7 +213,7 @@ class DirectoryView(View):
     def context(self, **extra):
         from django.conf import settings
 
-        from accounts.directory.backend import UNREACHABLE_CACHE_KEY
+        from accounts.directory.gate import UNREACHABLE_CACHE_KEY
 
         options = getattr(settings, "DIRECTORY_LDAP", None)
         user = self.request.user
@@ -244,8 +244,6 @@ class DirectoryView(View):
     def post(self, request):
         from django.conf import settings
 
-        from accounts.directory.diagnose import test_connection
-
         if not request.user.has_perm(CHANGE_PERM):
             raise PermissionDenied
         options = getattr(settings, "DIRECTORY_LDAP", None)
@@ -257,11 +255,15 @@ class DirectoryView(View):
                 self.context(test_error=_("No directory is configured.")),
                 status=409,
             )
+        # Only with a directory configured: python-ldap is an extra that
+        # `make run` does not install.
+        from accounts.directory.diagnose import test_connection
+
         report = test_connection(options, username)
         if report.ok:
             from django.core.cache import cache
 
-            from accounts.directory.backend import UNREACHABLE_CACHE_KEY
+            from accounts.directory.gate import UNREACHABLE_CACHE_KEY
 
             cache.delete(UNREACHABLE_CACHE_KEY)
         return render(

@@ -28,6 +28,6 @@ def directory_unreachable() -> bool:
 
     if getattr(settings, "AUTH_LDAP_SERVER_URI", None) is None:
         return False
-    from accounts.directory.backend import directory_unreachable as down
+    from accounts.directory.gate import directory_unreachable as down
 
     return down()
