@@ -43,12 +43,9 @@ class AllowlistEntryFilterSet(django_filters.FilterSet):
 
 # --- Security events --------------------------------------------------------------
 
-# The text the full-text index covers. Migration 0003 builds the GIN index on
-# exactly this expression; the planner uses it only for an identical one.
-FTS_DOCUMENT = (
-    "to_tsvector('simple'::regconfig, "
-    '"security_securityevent"."signature" || \' \' || "security_securityevent"."message")'
-)
+# The searched document: a stored generated column with a GIN index
+# (migration 0008; PostgreSQL only, not in the model).
+FTS_DOCUMENT = '"security_securityevent"."search_document"'
 # Words, addresses and names as the 'simple' parser sees them; each becomes a
 # prefix term ("nma" finds "nmap"), all of them must match.
 _SEARCH_TERM = re.compile(r"[\w.:/-]+", re.UNICODE)
@@ -61,7 +58,7 @@ def text_search(queryset, value: str):
 
     PostgreSQL: full-text search (``simple`` configuration: no stemming, no
     stop words, so "ET SCAN" and addresses match as written), prefix matching
-    on each word, served by the GIN index of migration 0003. Other databases
+    on each word, over the stored document of migration 0008 (GIN index). Other databases
     (the embedded SQLite): a case-insensitive substring of either field."""
     # A term of punctuation only (":", "/") is no word: to_tsquery would drop
     # it and the whole query would match nothing.

@@ -114,10 +114,10 @@ class SecurityEvent(models.Model):
                 condition=models.Q(acknowledged_at__isnull=True),
             ),
         ]
-        # Not declared here: the full-text index (GIN over to_tsvector('simple',
-        # signature || ' ' || message)), PostgreSQL only, made by migration
-        # 0003 and used by security.filtersets.text_search with the very same
-        # expression.
+        # Not declared here: the stored search document (a generated tsvector
+        # column of to_tsvector('simple', signature || ' ' || message)) and its
+        # GIN index, PostgreSQL only, made by migration 0008 and used by
+        # security.filtersets.text_search.
 
     def __str__(self) -> str:
         return f"{self.get_severity_display()} {self.get_category_display()}: {self.signature}"

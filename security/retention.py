@@ -131,6 +131,16 @@ def _lock_not_available(error: OperationalError) -> bool:
     return getattr(error.__cause__, "sqlstate", None) == "55P03"
 
 
+def stored_columns(cursor) -> list[str]:
+    """The events table's columns that hold values (not generated ones)."""
+    cursor.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+        "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+        [TABLE],
+    )
+    return [column for (column,) in cursor.fetchall()]
+
+
 def create_partition(cursor, start: datetime, end: datetime) -> str:
     """Make the partition [start, end) and attach it; called in a transaction.
 
@@ -145,17 +155,19 @@ def create_partition(cursor, start: datetime, end: datetime) -> str:
     _lock_timeout(cursor)
     cursor.execute(
         f'CREATE TABLE "{name}" (LIKE "{TABLE}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS '
-        "INCLUDING STORAGE)"
+        "INCLUDING STORAGE INCLUDING GENERATED)"
     )
     cursor.execute(
         f'ALTER TABLE "{name}" ADD CONSTRAINT "{name}_range" '
         "CHECK (occurred_at IS NOT NULL AND occurred_at >= %s AND occurred_at < %s)",
         bounds,
     )
+    # Generated columns (the search document) are computed again, not copied.
+    columns = ", ".join(f'"{column}"' for column in stored_columns(cursor))
     cursor.execute(
         f'WITH moved AS (DELETE FROM "{DEFAULT_PARTITION}" '
         "WHERE occurred_at >= %s AND occurred_at < %s RETURNING *) "
-        f'INSERT INTO "{name}" SELECT * FROM moved',
+        f'INSERT INTO "{name}" ({columns}) SELECT {columns} FROM moved',
         bounds,
     )
     if cursor.rowcount:

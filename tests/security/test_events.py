@@ -166,7 +166,7 @@ def test_text_search_can_use_the_gin_index(world):
         cursor.execute("SET enable_seqscan = off")
         plan = queryset.explain()
         cursor.execute("RESET enable_seqscan")
-    assert any(name in plan for name in index_names("secevent_fts_idx")), plan
+    assert any(name in plan for name in index_names("secevent_search_idx")), plan
 
 
 def test_cidr_filter_can_use_the_source_index(world):
