@@ -1,7 +1,8 @@
 """Agent API ingest throughput against PostgreSQL, with the production server.
 
-Creates a throw-away database, enrols gateways, starts daphne (two processes,
-as behind a load balancer on this 2-core machine), and measures through the
+Creates a throw-away database, enrols gateways, starts the console's server
+(console/server.py: uvicorn; two processes, as behind a load balancer on this
+2-core machine), and measures through the
 real HTTP agent API:
   (a) security events per second, in batches of 100 and of 1,000;
   (b) heartbeats per second;
@@ -17,7 +18,7 @@ the servers) and from an httpx client otherwise; the JSON says which.
 Needs PostgreSQL: DATABASE_URL (its server is used, with a database of its own,
 BENCH_DATABASE, default rustronaut_bench) or postgres://postgres@127.0.0.1:5432.
 Redis: REDIS_URL or the embedded one. BENCH_ASGI_APP picks the application
-daphne serves (default console.asgi:application, what production runs).
+the server serves (default console.asgi:application, what production runs).
 """
 
 from __future__ import annotations
@@ -224,6 +225,7 @@ def main() -> None:
     import django
 
     django.setup()
+    from console.server import server_command
     from gateways.enrolment import enrol, issue_token
     from gateways.models import Gateway, Region
 
@@ -236,16 +238,7 @@ def main() -> None:
     ports = [free_port() for _ in range(WEB_PROCESSES)]
     servers = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                ASGI_APP,
-            ],
+            server_command("127.0.0.1", port, application=ASGI_APP),
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -263,7 +256,7 @@ def main() -> None:
                     break
                 except OSError:
                     if time.monotonic() > deadline:
-                        sys.exit("daphne did not start")
+                        sys.exit("the server did not start")
                     time.sleep(0.2)
 
         result: dict = {

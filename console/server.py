@@ -17,8 +17,10 @@ import sys
 APPLICATION = "console.asgi:application"
 
 
-def server_command(host: str, port: int, *, access_log: bool = True) -> list[str]:
-    command = [sys.executable, "-m", "uvicorn", APPLICATION, "--host", host, "--port", str(port)]
+def server_command(
+    host: str, port: int, *, access_log: bool = True, application: str = APPLICATION
+) -> list[str]:
+    command = [sys.executable, "-m", "uvicorn", application, "--host", host, "--port", str(port)]
     command += ["--ws", "websockets-sansio", "--lifespan", "off"]
     if not access_log:
         command.append("--no-access-log")
