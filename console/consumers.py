@@ -134,17 +134,18 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.flushing.cancel()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """``{"show": [ids]}``: the list rows the page shows now. Anything
-        else is ignored (the socket is for the server's pushes)."""
+        """``{"show": [ids], "hints": [topics]}``: the list rows the page
+        shows now and the topics it has counters over. Anything else is
+        ignored (the socket is for the server's pushes)."""
         try:
-            shown = json.loads(text_data or "").get("show")
+            message = json.loads(text_data or "")
+            shown, hints = message.get("show"), message.get("hints")
         except (ValueError, AttributeError):
             return
         if isinstance(shown, list):
-            self.shown = {str(element) for element in shown[:MAX_SHOWN] if isinstance(element, str)}
-            hints = json.loads(text_data).get("hints")
+            self.shown = {element for element in shown[:MAX_SHOWN] if isinstance(element, str)}
             self.hints = (
-                {str(topic) for topic in hints[:MAX_WATCHED] if isinstance(topic, str)}
+                {topic for topic in hints[:MAX_WATCHED] if isinstance(topic, str)}
                 if isinstance(hints, list)
                 else None
             )

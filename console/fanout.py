@@ -9,8 +9,9 @@ for a row the tab does not even show (docs/decisions.md, "Live console:
 fan-out in the process").
 
 Here the process joins each live group once, through a channel of its own per
-group (``live-hub.…``), and hands what arrives to the tabs of the process that
-watch the group, as plain method calls (``LiveConsumer.deliver``). A group's
+group (``specific.<process>!live-hub-…``, beside its tabs' own channels), and
+hands what arrives to the tabs of the process that watch the group, as plain
+method calls (``LiveConsumer.deliver``). A group's
 channel is made when the first tab of the process joins it and given up when
 the last one leaves. Sending is unchanged: ``group_send`` to the group.
 

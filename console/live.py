@@ -178,16 +178,16 @@ class Topic:
                 if html:
                     groups = [region_group(self.name, None)]
                     groups += [region_group(self.name, pk) for pk in sorted(regions)]
-                    element = f"row-{obj._meta.model_name}-{obj.uuid}"
+                    hint = self.hint()
                     pushes.append(
                         Push(
                             key + ":list",
-                            html + self.hint(),
+                            html + hint,
                             groups,
                             regions,
                             self.name,
-                            element=element,
-                            hint=self.hint(),
+                            element=row_id(obj._meta.model_name, obj.uuid),
+                            hint=hint,
                         )
                     )
             if open_pages is not None and obj.pk not in open_pages:
@@ -252,6 +252,11 @@ def open_object_pages(topic: str, pks: list[int]) -> set[int] | None:
     return outbox.loop.run_until_complete(ask())
 
 
+def row_id(model_name: str, uuid) -> str:
+    """The id of an object's list row (console/partials/object_row.html)."""
+    return f"row-{model_name}-{uuid}"
+
+
 def render_row(table_class, obj, opts=None) -> str:
     """One row of a list table, through the partial the list page includes
     for each of its rows (console/partials/object_row.html)."""
@@ -296,7 +301,7 @@ def publish_rows_changed(
     html = ""
     if removed is not None:
         model_name, uuid = removed
-        html = f'<tr id="row-{model_name}-{uuid}" hx-swap-oob="delete"></tr>'
+        html = f'<tr id="{row_id(model_name, uuid)}" hx-swap-oob="delete"></tr>'
     html += rows_hint(topic)
     groups = [region_group(topic, None)] if everyone else []
     groups += [region_group(topic, pk) for pk in sorted(regions)]

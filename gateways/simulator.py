@@ -1395,7 +1395,7 @@ class FleetSimulator:
     # --- run
 
     def client_for(self, index: int) -> httpx.AsyncClient:
-        return self.clients[index // CLIENT_SHARD % len(self.clients)]
+        return self.clients[index // CLIENT_SHARD]
 
     async def _stop_after(self, seconds: float) -> None:
         await self.wait(seconds)

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from console.admin import ReadOnlyAdminMixin
 from policies.models import Policy, PolicyCategory, PolicyRevision, Rule
 
 
@@ -38,18 +39,9 @@ class PolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(PolicyRevision)
-class PolicyRevisionAdmin(admin.ModelAdmin):
+class PolicyRevisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Revisions are immutable: read-only here."""
 
     list_display = ("number", "created", "author_name", "config_version", "message")
     search_fields = ("message", "author_name", "uuid")
     readonly_fields = [f.name for f in PolicyRevision._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from console.admin import ReadOnlyAdminMixin
 from security.models import (
     AllowlistEntry,
     ContainmentAction,
@@ -129,7 +130,7 @@ class CorrelationRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(ContainmentAction)
-class ContainmentActionAdmin(admin.ModelAdmin):
+class ContainmentActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: a block or quarantine is made and lifted through
     security.containment, which publishes the Containment policy with it; a
     row edited here would no longer match what the gateways enforce."""
@@ -138,12 +139,3 @@ class ContainmentActionAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("cidr", "target_name", "reason")
     raw_id_fields = ("incident", "gateway", "revision", "lift_revision")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
