@@ -7,7 +7,9 @@ agent API, websockets); with many open tabs uvicorn spends less per websocket
 frame (daphne's twisted-on-asyncio reactor registers and unregisters a writer
 for every write). Websockets through uvicorn's sans-I/O implementation over
 the ``websockets`` package (its older one is deprecated); no ASGI lifespan
-(Django does not use it).
+(Django does not use it). uvicorn runs on uvloop and parses HTTP with
+httptools when they are installed, which pyproject.toml pins (docs/decisions.md,
+"Live console: uvloop and httptools").
 """
 
 from __future__ import annotations
