@@ -37,7 +37,12 @@ taking pages and the agent API; ``single`` runs one process for everything.
    the page as console.js does (``X-Live-Refresh: 1``). At the end, every
    client's last known version of every probe must be the last one sent:
    ``stale_after_reconnect`` counts those that are not.
-5. Server CPU (process time / wall time, both processes) over the load
+5. **Outbox.** The bench itself joins the probes' region group on the
+   channel layer: ``outbox_p50_ms``/``outbox_p95_ms`` are from a probe
+   heartbeat's answer to its fragment on the channel layer (coalescing,
+   render and group_send in the web process); the rest of the latency is the
+   websocket process forwarding it to the sockets.
+6. Server CPU (process time / wall time, both processes) over the load
    window, heartbeats stored per second (metric samples written in the
    window), and the p95 of the updates sent in each second of the phase.
 
@@ -368,7 +373,29 @@ def wait_for_fleet(region, seconds: float = 90) -> int:
         time.sleep(2)
 
 
-def phase(servers, ports, n, cookie, probes) -> dict:
+async def listen(group: str, published: dict, stop: asyncio.Event) -> None:
+    """The outbox's share of the latency: a channel of the bench's own in the
+    probes' region group receives what the web process's outbox sent, before
+    the websocket process forwards it. ``published[(uuid, seq)]`` = arrival."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    try:
+        while not stop.is_set():
+            try:
+                body = await asyncio.wait_for(layer.receive(channel), timeout=0.5)
+            except TimeoutError:
+                continue
+            arrived = time.time()
+            for uuid, seq in ROW.findall(body.get("html", "")):
+                published.setdefault((uuid, int(seq)), arrived)
+    finally:
+        await layer.group_discard(group, channel)
+
+
+def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
     """``servers``/``ports``: the websocket process first, then the one
     taking pages and the agent API (the same one in the single topology)."""
     import psutil
@@ -391,7 +418,11 @@ def phase(servers, ports, n, cookie, probes) -> dict:
     sent: dict[str, dict[int, tuple[float, float]]] = {u: {} for u in probe_uuids}
     reconnecting = min(RECONNECT_MAX, max(1, int(n * RECONNECT_SHARE)))
 
+    published: dict[tuple[str, int], float] = {}
+
     async def load() -> None:
+        stop = asyncio.Event()
+        listener = asyncio.create_task(listen(probe_group, published, stop))
         probes_task = asyncio.create_task(drive_probes(web_port, probes, SECONDS, sent))
         await asyncio.sleep(SECONDS / 2)
         # The first ``reconnecting`` sockets, spread over the client processes.
@@ -399,6 +430,9 @@ def phase(servers, ports, n, cookie, probes) -> dict:
         share[0] += reconnecting - sum(share)
         await asyncio.to_thread(tell, clients, [f"reconnect {k}" for k in share], "reconnected")
         await probes_task
+        await asyncio.sleep(2)  # the last fragments reach the channel layer
+        stop.set()
+        await listener
 
     asyncio.run(load())
     cpu_end, wall_end = [p.cpu_times() for p in processes], time.monotonic()
@@ -448,6 +482,12 @@ def phase(servers, ports, n, cookie, probes) -> dict:
             stale += known != last
             if away:
                 stale_reconnected += known != last
+    outbox = [
+        (published[(uuid, seq)] - answered) * 1000
+        for uuid, seqs in sent.items()
+        for seq, (_, answered) in seqs.items()
+        if (uuid, seq) in published
+    ]
     cpu = sum(
         end.user + end.system - start.user - start.system
         for start, end in zip(cpu_start, cpu_end, strict=True)
@@ -463,6 +503,11 @@ def phase(servers, ports, n, cookie, probes) -> dict:
         "p99_ms": percentile(latencies, 0.99),
         "max_ms": round(max(latencies), 1) if latencies else None,
         "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        # From the heartbeat's answer to the fragment on the channel layer
+        # (the web process's outbox: coalescing, render, group_send); the rest
+        # of p50_ms/p95_ms is the websocket process forwarding it.
+        "outbox_p50_ms": percentile(outbox, 0.50),
+        "outbox_p95_ms": percentile(outbox, 0.95),
         "lost": lost,
         "lost_but_superseded": superseded,
         "stale_at_end": stale,
@@ -514,6 +559,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
+    from console.live import region_group as live_region_group
     from gateways.enrolment import enrol, issue_token
     from gateways.models import Gateway, Region
 
@@ -597,6 +643,7 @@ def main() -> None:
                         n,
                         cookie,
                         probes,
+                        live_region_group("gateways.gateway", probe_region.pk),
                     )
                 except ClientsDidNotConnect:
                     figures = {

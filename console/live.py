@@ -88,10 +88,12 @@ class Push:
     # not show that row gets instead (the topic's hint, for its counters).
     element: str = ""
     hint: str = ""
-    # When it was made, and how many of its groups got it (a failed send is
-    # retried from there: console/live.py Outbox._requeue).
+    # When it was made, and which of its groups got it: a failed send is
+    # retried for the others only, with the same message and so the same id
+    # (Outbox._send, Outbox._requeue).
     created: float = field(default_factory=time.monotonic)
-    sent_to: int = 0
+    sent: set[str] = field(default_factory=set)
+    body: dict | None = None
 
 
 class Topic:
@@ -331,6 +333,8 @@ BATCH_SECONDS = 0.02
 RETRY_SECONDS = 10.0
 RETRY_MAX_PUSHES = 5000
 WATCHED_SECONDS = 1.0
+# How many groups one round sends to at once (Outbox._send).
+SEND_CONCURRENCY = 16
 
 
 class _Everything(set):
@@ -549,18 +553,41 @@ class Outbox:
         return watched
 
     async def _send(self, pushes: list[Push]) -> None:
-        """Send ``pushes``, taking each out of the list once sent: what is
-        left when a send fails is what to send again."""
+        """Send ``pushes``; what is left in the list when a send fails is what
+        to send again (only to the groups that did not get it).
+
+        Groups are sent side by side, at most ``SEND_CONCURRENCY`` at once,
+        each group's pushes in their order. One ``group_send`` is four Redis
+        round trips, and this thread shares the GIL with the agent API's
+        threads: one after the other, a round of a thousand rows to a dozen
+        groups waited on Redis for most of a second (docs/decisions.md,
+        "Live console: the outbox sends groups side by side")."""
         from channels.layers import get_channel_layer
 
         layer = get_channel_layer()
-        while pushes:
-            push = pushes[0]
-            body = message(push)
-            for group in push.groups[push.sent_to :]:
-                await layer.group_send(group, body)
-                push.sent_to += 1
-            pushes.pop(0)
+        by_group: dict[str, list[Push]] = {}
+        for push in pushes:
+            if push.body is None:
+                push.body = message(push)
+            for group in push.groups:
+                if group not in push.sent:
+                    by_group.setdefault(group, []).append(push)
+        gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def send_group(group: str, queue: list[Push]) -> None:
+            async with gate:
+                for push in queue:
+                    await layer.group_send(group, push.body)
+                    push.sent.add(group)
+
+        results = await asyncio.gather(
+            *(send_group(group, queue) for group, queue in by_group.items()),
+            return_exceptions=True,
+        )
+        pushes[:] = [push for push in pushes if not push.sent.issuperset(push.groups)]
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     def _watch_health(self) -> None:
         """The readiness checks (console/health.py) every

@@ -86,12 +86,13 @@ def test_while_down_calls_do_not_wait_for_redis_again(monkeypatch):
 
 def test_a_round_that_fails_to_send_is_sent_again(monkeypatch):
     """Redis restarting: the first command on a pooled connection fails. What
-    the outbox had not sent yet goes in its next round, not lost."""
+    the outbox had not sent goes in its next round, to the groups that did not
+    get it, with the same message id; nothing is sent twice."""
     import asyncio
 
     from console import live
 
-    sent: list[tuple[str, str]] = []
+    sent: list[tuple[str, str, str]] = []
     failures = [1]
 
     class FlakyLayer:
@@ -99,18 +100,57 @@ def test_a_round_that_fails_to_send_is_sent_again(monkeypatch):
             if group == "g2" and failures:
                 failures.pop()
                 raise ConnectionError("Redis restarting")
-            sent.append((group, message["html"]))
+            sent.append((group, message["html"], message["id"]))
 
     monkeypatch.setattr("channels.layers.get_channel_layer", lambda: FlakyLayer())
     outbox = live.Outbox()
-    pushes = [live.Push("a", "<a>", ["g1", "g2"]), live.Push("b", "<b>", ["g3"])]
+    pushes = [
+        live.Push("a", "<a>", ["g1", "g2"]),
+        live.Push("b", "<b>", ["g2"]),
+        live.Push("c", "<c>", ["g3"]),
+    ]
     with pytest.raises(ConnectionError):
         asyncio.run(outbox._send(pushes))
-    assert sent == [("g1", "<a>")]
+    # g2's failure stopped g2 only: its pushes wait, the other groups got theirs.
+    assert sorted((group, html) for group, html, _ in sent) == [("g1", "<a>"), ("g3", "<c>")]
+    assert [push.key for push in pushes] == ["a", "b"]
+    first_id = sent[0][2] if sent[0][0] == "g1" else sent[1][2]
     outbox._requeue({"gateways.gateway": {7: live.FULL}}, pushes)
     assert outbox.pending == {("gateways.gateway", 7): live.FULL}
 
     again = list(outbox.pushes)
+    sent.clear()
     asyncio.run(outbox._send(again))
-    # The rest of the first push (not g1 twice), then the second.
-    assert sent == [("g1", "<a>"), ("g2", "<a>"), ("g3", "<b>")]
+    # The rest: g2 gets both, in their order; g1 and g3 nothing twice.
+    assert [(group, html) for group, html, _ in sent] == [("g2", "<a>"), ("g2", "<b>")]
+    assert sent[0][2] == first_id  # the same message: a tab in g1 and g2 keeps one
+    assert again == []
+
+
+def test_a_round_sends_its_groups_side_by_side(monkeypatch):
+    """Each group_send waits on Redis: a round sends to its groups at once
+    (up to SEND_CONCURRENCY), each group's fragments still in order."""
+    import asyncio
+
+    from console import live
+
+    running = 0
+    most = 0
+    order: dict[str, list[str]] = {}
+
+    class SlowLayer:
+        async def group_send(self, group, message):
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(0.01)
+            running -= 1
+            order.setdefault(group, []).append(message["html"])
+
+    monkeypatch.setattr("channels.layers.get_channel_layer", lambda: SlowLayer())
+    groups = [f"g{n}" for n in range(live.SEND_CONCURRENCY * 2)]
+    pushes = [live.Push(str(n), f"<{n}>", groups) for n in range(3)]
+    asyncio.run(live.Outbox()._send(pushes))
+    assert most == live.SEND_CONCURRENCY
+    assert order == {group: ["<0>", "<1>", "<2>"] for group in groups}
+    assert pushes == []
