@@ -136,6 +136,11 @@ class _ReusedClient(RedisCacheClient):
         return client
 
 
+# One client (and so one connection pool) per configuration, for the process.
+_clients: dict[tuple, _ReusedClient] = {}
+_clients_lock = threading.Lock()
+
+
 class ResilientRedisCache(RedisCache):
     """Django's Redis cache, which answers as an empty cache while Redis is
     unreachable (see the module's docstring)."""
@@ -143,6 +148,24 @@ class ResilientRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = _ReusedClient
+
+    @property
+    def _cache(self):
+        """The process's client for this configuration, not one per cache
+        object. Django keeps cache objects per context (``asgiref.local``):
+        under ASGI every request and every websocket is a new context, so
+        each made a client, a pool and a new Redis connection (a TCP connect,
+        the ``CLIENT SETINFO`` round trips, and redis-py looking up its own
+        version on disk). redis-py's pools are thread-safe and start afresh
+        in a forked child."""
+        key = (tuple(self._servers), repr(sorted(self._options.items())))
+        client = _clients.get(key)
+        if client is None:
+            with _clients_lock:
+                client = _clients.get(key)
+                if client is None:
+                    client = _clients[key] = self._class(self._servers, **self._options)
+        return client
 
     get = _degrading(_default)(RedisCache.get)
     get_many = _degrading(_empty)(RedisCache.get_many)

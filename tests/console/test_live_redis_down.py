@@ -77,11 +77,13 @@ def test_while_down_calls_do_not_wait_for_redis_again(monkeypatch):
             self.calls.append(key)
             return "from redis"
 
-    cache.__dict__["_cache"] = Recorder()
-    assert cache.get("x") is None
-    assert Recorder.calls == []  # within RETRY_AFTER_SECONDS: Redis is not asked
-    monkeypatch.setattr(resilient, "outage", resilient._Outage())
-    assert cache.get("x") == "from redis"  # and asked again afterwards
+    recorder = Recorder()
+    with monkeypatch.context() as patch:
+        patch.setattr(resilient.ResilientRedisCache, "_cache", property(lambda self: recorder))
+        assert cache.get("x") is None
+        assert Recorder.calls == []  # within RETRY_AFTER_SECONDS: Redis is not asked
+        patch.setattr(resilient, "outage", resilient._Outage())
+        assert cache.get("x") == "from redis"  # and asked again afterwards
 
 
 def test_a_round_that_fails_to_send_is_sent_again(monkeypatch):
@@ -154,3 +156,34 @@ def test_a_round_sends_its_groups_side_by_side(monkeypatch):
     assert most == live.SEND_CONCURRENCY
     assert order == {group: ["<0>", "<1>", "<2>"] for group in groups}
     assert pushes == []
+
+
+def test_cache_objects_of_every_request_share_one_connection(redis_server):
+    """Django keeps a cache object per context, and under ASGI each request
+    and each websocket is one: they must share the process's pool, not open a
+    Redis connection each (console/cache.py ResilientRedisCache._cache)."""
+    import asyncio
+
+    import redis
+    from asgiref.sync import ThreadSensitiveContext, sync_to_async
+
+    def received() -> int:
+        with redis.Redis.from_url(redis_server.url) as client:
+            return client.info("stats")["total_connections_received"]
+
+    def request(n: int) -> str | None:
+        cache = make_cache(redis_server.url)  # what caches["default"] makes per context
+        cache.set(f"request-{n}", "seen", 60)
+        return cache.get(f"request-{n}")
+
+    async def one(n: int):
+        async with ThreadSensitiveContext():
+            return await sync_to_async(request)(n)
+
+    async def many():
+        return [await asyncio.create_task(one(n)) for n in range(20)]
+
+    before = received()
+    assert asyncio.run(many()) == ["seen"] * 20
+    # One connection of the pool (the INFO calls count one each).
+    assert received() - before <= 3
