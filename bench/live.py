@@ -482,12 +482,13 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
             stale += known != last
             if away:
                 stale_reconnected += known != last
-    outbox = [
-        (published[(uuid, seq)] - answered) * 1000
-        for uuid, seqs in sent.items()
-        for seq, (_, answered) in seqs.items()
-        if (uuid, seq) in published
-    ]
+    outbox, outbox_by_second = [], {}
+    for uuid, seqs in sent.items():
+        for seq, (_, answered) in seqs.items():
+            if (uuid, seq) in published:
+                ms = (published[(uuid, seq)] - answered) * 1000
+                outbox.append(ms)
+                outbox_by_second.setdefault(int(answered - phase_start), []).append(ms)
     cpu = sum(
         end.user + end.system - start.user - start.system
         for start, end in zip(cpu_start, cpu_end, strict=True)
@@ -517,6 +518,9 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
         # p95 of the updates sent in each second of the phase (the reconnect
         # is at the middle): where the tail comes from.
         "p95_ms_by_second": {str(k): percentile(v, 0.95) for k, v in sorted(by_second.items())},
+        "outbox_p95_ms_by_second": {
+            str(k): percentile(v, 0.95) for k, v in sorted(outbox_by_second.items())
+        },
     }
 
 
