@@ -32,9 +32,12 @@ taking pages and the agent API; ``single`` runs one process for everything.
    2 s — longer than the coalescing window (LIVE_COALESCE_MS, 1 s), so every
    probe heartbeat must arrive as its own fragment. Latency = arrival at the
    client - the heartbeat's HTTP response (same machine, same clock).
-4. **Reconnect.** Midway, some clients (10 %, at most 50) close their socket,
-   stay away 2 s (probe updates are missed meanwhile), reconnect and re-fetch
-   the page as console.js does (``X-Live-Refresh: 1``). At the end, every
+4. **Reconnect.** Midway, some clients (10 %, at most 50) lose their socket
+   for 2 s (probe updates are missed meanwhile), come back at their first
+   retry after that on console.js's backoff schedule (250 ms + full jitter,
+   doubling: ``back_after``), and re-fetch the page as console.js does
+   (``X-Live-Refresh: 1``), each client process through one HTTP client that
+   keeps its connections, as a browser does. At the end, every
    client's last known version of every probe must be the last one sent:
    ``stale_after_reconnect`` counts those that are not.
 5. **Outbox.** The bench itself joins the probes' region group on the
@@ -62,6 +65,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import re
 import secrets
 import socket
@@ -108,19 +112,35 @@ def percentile(values: list[float], q: float) -> float | None:
 # --- Client processes -------------------------------------------------------------
 
 
+def back_after(away: float) -> float:
+    """When a tab whose network went away for ``away`` seconds is back: at its
+    first retry after that, on console.js's schedule (``reconnectDelay``, used
+    by the htmx websocket extension after an abnormal close): the k-th retry
+    250 ms + U(0, min(30 s, 2^k s)) after the previous one; those before the
+    network returns fail."""
+    waited, retry = 0.0, 0
+    while waited < away:
+        waited += 0.25 + random.uniform(0, min(30.0, 2.0**retry))
+        retry += 1
+    return waited
+
+
 async def client_process(
     port: int, web_port: int, count: int, cookie: str, probes: list[str]
 ) -> None:
     """``count`` sockets in this process. Reads commands from stdin
     ("reconnect <k>", "report <path>"), says "ready" once all are open."""
+    import httpx
     import websockets
 
     probe_set = set(probes)
+    # One per process, made before measuring (see refetch).
+    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=None))
     shown = [f"row-gateway-{uuid}" for uuid in probes]
     url = f"ws://127.0.0.1:{port}/ws/live/?watch=gateways.gateway"
     headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
     sockets: list[dict] = [
-        {"pushes": [], "received": [], "refetched": {}, "away": None, "ws": None}
+        {"pushes": [], "received": [], "refetched": "", "away": None, "ws": None}
         for _ in range(count)
     ]
     opening = asyncio.Semaphore(10)
@@ -171,14 +191,14 @@ async def client_process(
     async def reconnect(state: dict, index: int) -> None:
         await state["ws"].close()
         left = time.time()
-        await asyncio.sleep(RECONNECT_AWAY)
+        await asyncio.sleep(back_after(RECONNECT_AWAY))
         state["opened"] = asyncio.Event()
         tasks.append(asyncio.create_task(run(state)))
         await state["opened"].wait()
         back = time.time()
         state["away"] = (left, back)
         # What console.js does after a reconnect: re-fetch the page's live parts.
-        state["refetched"] = await asyncio.to_thread(refetch, web_port, cookie, probe_set)
+        state["refetched"] = await refetch(http, web_port, cookie)
 
     loop = asyncio.get_running_loop()
     while True:
@@ -197,7 +217,13 @@ async def client_process(
                             state["pushes"].append((uuid, int(seq), arrived))
                 state["received"] = []
             report = [
-                {"pushes": s["pushes"], "refetched": s["refetched"], "away": s["away"]}
+                {
+                    "pushes": s["pushes"],
+                    "refetched": {
+                        u: int(q) for u, q in ROW.findall(s["refetched"] or "") if u in probe_set
+                    },
+                    "away": s["away"],
+                }
                 for s in sockets
             ]
             Path(argument).write_text(json.dumps(report))
@@ -209,17 +235,19 @@ async def client_process(
         task.cancel()
 
 
-def refetch(port: int, cookie: str, probes: set[str]) -> dict[str, int]:
-    """The probes' rows as the list page shows them now: uuid -> sequence."""
-    import httpx
-
-    response = httpx.get(
+async def refetch(http, port: int, cookie: str) -> str:
+    """The probes' list page as it is now (parsed after the phase, as the
+    pushes are). Through the client process's one HTTP client, which keeps
+    its connections as a browser does: a new ``httpx`` client per request
+    costs ~16 ms of CPU (its TLS context) and 25 of them at once stalled the
+    process's event loop, so its 500 sockets stamped their arrivals late."""
+    response = await http.get(
         f"http://127.0.0.1:{port}/gateways/?region=probes",
         headers={"Cookie": cookie, "X-Live-Refresh": "1"},
         timeout=60,
     )
     response.raise_for_status()
-    return {u: int(s) for u, s in ROW.findall(response.text) if u in probes}
+    return response.text
 
 
 # --- The run ---------------------------------------------------------------------------
