@@ -109,6 +109,10 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
 
+def p95_by_second(values: dict[int, list[float]]) -> dict[str, float | None]:
+    return {str(k): percentile(v, 0.95) for k, v in sorted(values.items())}
+
+
 # --- Client processes -------------------------------------------------------------
 
 
@@ -134,6 +138,11 @@ async def client_process(
     import websockets
 
     probe_set = set(probes)
+
+    def probe_rows(text: str):
+        """(uuid, sequence) of each probe row in a pushed fragment or a page."""
+        return ((u, int(q)) for u, q in ROW.findall(text) if u in probe_set)
+
     # One per process, made before measuring (see refetch).
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=None))
     shown = [f"row-gateway-{uuid}" for uuid in probes]
@@ -212,16 +221,13 @@ async def client_process(
         elif command == "report":
             for state in sockets:
                 for arrived, text in state["received"]:
-                    for uuid, seq in ROW.findall(text):
-                        if uuid in probe_set:
-                            state["pushes"].append((uuid, int(seq), arrived))
+                    for uuid, seq in probe_rows(text):
+                        state["pushes"].append((uuid, seq, arrived))
                 state["received"] = []
             report = [
                 {
                     "pushes": s["pushes"],
-                    "refetched": {
-                        u: int(q) for u, q in ROW.findall(s["refetched"] or "") if u in probe_set
-                    },
+                    "refetched": dict(probe_rows(s["refetched"])),
                     "away": s["away"],
                 }
                 for s in sockets
@@ -545,10 +551,8 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
         "server_cpu_cores": round(cpu, 2),
         # p95 of the updates sent in each second of the phase (the reconnect
         # is at the middle): where the tail comes from.
-        "p95_ms_by_second": {str(k): percentile(v, 0.95) for k, v in sorted(by_second.items())},
-        "outbox_p95_ms_by_second": {
-            str(k): percentile(v, 0.95) for k, v in sorted(outbox_by_second.items())
-        },
+        "p95_ms_by_second": p95_by_second(by_second),
+        "outbox_p95_ms_by_second": p95_by_second(outbox_by_second),
     }
 
 
