@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from console.htmx import is_background_refresh
 from security import allowlist
 from security import sessions as tracking
 from security.models import SessionPolicy, UserSession
@@ -85,14 +86,6 @@ class IPAllowlistMiddleware:
         response["Content-Security-Policy"] = build_policy(nonce=nonce)
         response["Cache-Control"] = "no-store"
         return response
-
-
-def is_background_refresh(request) -> bool:
-    """A request the page makes by itself, not the person: the live console's
-    re-fetches and polling (static/console/console.js sends ``X-Live-Refresh: 1``,
-    docs/live.md). It is checked against the timeouts like any other, but is no
-    activity: a tab left open that only polls still reaches the idle timeout."""
-    return request.headers.get("X-Live-Refresh") == "1"
 
 
 class SessionSecurityMiddleware:

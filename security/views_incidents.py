@@ -52,6 +52,8 @@ class IncidentListView(IncidentCrumbs, ObjectListView):
     filterset = IncidentFilterSet
     table = IncidentTable
     template_name = "security/incidents/incident_list.html"
+    table_box_class = "incident-table"
+    table_refresh_on = "security.incident"  # hints re-fetch the table
 
     def base_context(self, **extra) -> dict:
         context = super().base_context(**extra)

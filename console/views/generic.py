@@ -17,7 +17,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views import View
 
-from console.htmx import is_partial
+from console.htmx import is_background_refresh, is_partial
 
 
 class ObjectViewMixin(View):
@@ -89,7 +89,16 @@ class ObjectListView(ObjectViewMixin):
     filterset = None
     table = None
     template_name = "console/object_list.html"
+    # An htmx request (filters, sorting, pages) swaps the table's contents; a
+    # live re-fetch (console.js) replaces the whole live element around it,
+    # which is all it reads from the page: the layout, navigation and filter
+    # form are not rendered for it (a tenth to a fifth of a list's cost, paid
+    # by every tab that reconnects at once).
     partial_template_name = "console/partials/object_table.html"
+    live_template_name = "console/partials/object_table_box.html"
+    # The live element's extra class and the topics whose hints re-fetch it.
+    table_box_class = ""
+    table_refresh_on = ""
 
     def get(self, request, *args, **kwargs):
         queryset = self.table.optimize_queryset(self.get_queryset())
@@ -104,11 +113,18 @@ class ObjectListView(ObjectViewMixin):
             filterset=filterset,
             filter_active=any(v for k, v in request.GET.items() if k in filterset.filters),
             breadcrumbs=crumbs,
+            table_box_class=self.table_box_class,
+            table_refresh_on=self.table_refresh_on,
         )
-        template = self.partial_template_name if is_partial(request) else self.template_name
+        if is_partial(request):
+            template = self.partial_template_name
+        elif is_background_refresh(request):
+            template = self.live_template_name
+        else:
+            template = self.template_name
         response = render(request, template, context, status=200 if filterset.is_valid() else 400)
         # The same URL answers a fragment or a page: caches must keep them apart.
-        patch_vary_headers(response, ("HX-Request",))
+        patch_vary_headers(response, ("HX-Request", "X-Live-Refresh"))
         return response
 
 
