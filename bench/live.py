@@ -3,9 +3,11 @@
 For each ASGI server (BENCH_LIVE_SERVERS, default "daphne,uvicorn", uvicorn
 as the console runs it: console/server.py) and each number of websocket
 clients N (BENCH_LIVE_CLIENTS, default "100,1000"). BENCH_LIVE_TOPOLOGY:
-``split`` (default, docs/deployment.md) runs two processes of that server on
+``split`` (default, docs/deployment.md) runs three processes of that server on
 console.asgi — one the websockets connect to (a proxy routes /ws/ there), one
-taking pages and the agent API; ``single`` runs one process for everything.
+the agent API (/api/agent/), one taking pages; ``pair`` runs two (websockets;
+pages and the agent API together, the shape before 2026-12-07); ``single``
+runs one process for everything.
 
 1. N websocket clients (the ``websockets`` package, many per asyncio process,
    up to 500 per process) sign in with a session cookie and subscribe to the
@@ -31,7 +33,9 @@ taking pages and the agent API; ``single`` runs one process for everything.
    update. The probes heartbeat through the same HTTP agent API, each every
    2 s — longer than the coalescing window (LIVE_COALESCE_MS, 1 s), so every
    probe heartbeat must arrive as its own fragment. Latency = arrival at the
-   client - the heartbeat's HTTP response (same machine, same clock).
+   client - the heartbeat's HTTP response (same machine, same clock);
+   ``from_request_p50_ms``/``from_request_p95_ms`` run from its request
+   instead, so a heartbeat held in a busy process before its answer counts.
 4. **Reconnect.** Midway, some clients (10 %, at most 50) lose their socket
    for 2 s (probe updates are missed meanwhile), come back at their first
    retry after that on console.js's backoff schedule (250 ms + full jitter,
@@ -45,7 +49,8 @@ taking pages and the agent API; ``single`` runs one process for everything.
    heartbeat's answer to its fragment on the channel layer (coalescing,
    render and group_send in the web process); the rest of the latency is the
    websocket process forwarding it to the sockets.
-6. Server CPU (process time / wall time, both processes) over the load
+6. Server CPU (process time / wall time, all the topology's processes, and
+   each one's) over the load
    window, heartbeats stored per second (metric samples written in the
    window), and the p95 of the updates sent in each second of the phase.
 
@@ -87,6 +92,13 @@ CLIENTS = [int(n) for n in os.environ.get("BENCH_LIVE_CLIENTS", "100,1000").spli
 FLEET = int(os.environ.get("BENCH_LIVE_FLEET", "1000"))
 SECONDS = float(os.environ.get("BENCH_LIVE_SECONDS", "15"))
 TOPOLOGY = os.environ.get("BENCH_LIVE_TOPOLOGY", "split")
+# The processes of each topology, by role name: websockets first, then pages,
+# then the agent API (one name may take several roles).
+TOPOLOGIES = {"split": ["live", "web", "agent"], "pair": ["live", "web"], "single": ["all"]}
+if TOPOLOGY not in TOPOLOGIES:
+    sys.exit(f"BENCH_LIVE_TOPOLOGY must be one of {', '.join(TOPOLOGIES)}")
+# The page the clients show (and re-fetch after a reconnect).
+PAGE = "/gateways/?region=probes"
 PROBES = 10
 PROBE_INTERVAL = 2.0
 CLIENTS_PER_PROCESS = 500
@@ -248,7 +260,7 @@ async def refetch(http, port: int, cookie: str) -> str:
     costs ~16 ms of CPU (its TLS context) and 25 of them at once stalled the
     process's event loop, so its 500 sockets stamped their arrivals late."""
     response = await http.get(
-        f"http://127.0.0.1:{port}/gateways/?region=probes",
+        f"http://127.0.0.1:{port}{PAGE}",
         headers={"Cookie": cookie, "X-Live-Refresh": "1"},
         timeout=60,
     )
@@ -430,14 +442,15 @@ async def listen(group: str, published: dict, stop: asyncio.Event) -> None:
 
 
 def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
-    """``servers``/``ports``: the websocket process first, then the one
-    taking pages and the agent API (the same one in the single topology)."""
+    """``servers``: the topology's processes, the websocket one first;
+    ``ports``: the websockets', the pages' and the agent API's (the same
+    process may have several roles)."""
     import psutil
 
     from gateways.models import MetricSample
 
-    live_port, web_port = ports
-    processes = [psutil.Process(server.pid) for server in dict.fromkeys(servers)]
+    live_port, web_port, agent_port = ports
+    processes = [psutil.Process(server.pid) for server in servers]
     process = processes[0]
     rss_before = process.memory_info().rss
     probe_uuids = [u for u, _ in probes]
@@ -457,7 +470,7 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
     async def load() -> None:
         stop = asyncio.Event()
         listener = asyncio.create_task(listen(probe_group, published, stop))
-        probes_task = asyncio.create_task(drive_probes(web_port, probes, SECONDS, sent))
+        probes_task = asyncio.create_task(drive_probes(agent_port, probes, SECONDS, sent))
         await asyncio.sleep(SECONDS / 2)
         # The first ``reconnecting`` sockets, spread over the client processes.
         share = [reconnecting // len(clients)] * len(clients)
@@ -487,6 +500,9 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
     # falling behind), so the row was right again; stale: a client whose last
     # known version of a probe, at the end, is not the last one sent.
     latencies, lost, superseded, expected, stale, stale_reconnected = [], 0, 0, 0, 0, 0
+    # From the heartbeat's request instead of its answer: includes the time it
+    # waited in a busy agent process, which the issue's figure leaves out.
+    from_request: list[float] = []
     by_second: dict[int, list[float]] = {}
     last_sent = {u: max(s) for u, s in sent.items() if s}
     for report in reports:
@@ -509,6 +525,7 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
                     superseded += newest > seq
                 else:
                     latencies.append((arrived - answered) * 1000)
+                    from_request.append((arrived - started) * 1000)
                     second = int(answered - phase_start)
                     by_second.setdefault(second, []).append((arrived - answered) * 1000)
         for uuid, last in last_sent.items():
@@ -523,10 +540,11 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
                 ms = (published[(uuid, seq)] - answered) * 1000
                 outbox.append(ms)
                 outbox_by_second.setdefault(int(answered - phase_start), []).append(ms)
-    cpu = sum(
-        end.user + end.system - start.user - start.system
+    cpu_by_process = [
+        (end.user + end.system - start.user - start.system) / (wall_end - wall_start)
         for start, end in zip(cpu_start, cpu_end, strict=True)
-    ) / (wall_end - wall_start)
+    ]
+    cpu = sum(cpu_by_process)
     return {
         "clients": n,
         "kb_per_idle_conn": round(kb_per_conn, 1),
@@ -541,6 +559,10 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
         # From the heartbeat's answer to the fragment on the channel layer
         # (the web process's outbox: coalescing, render, group_send); the rest
         # of p50_ms/p95_ms is the websocket process forwarding it.
+        # From the heartbeat's request (its wait for an answer included):
+        # what a person watching sees; a stalled agent process hides here.
+        "from_request_p50_ms": percentile(from_request, 0.50),
+        "from_request_p95_ms": percentile(from_request, 0.95),
         "outbox_p50_ms": percentile(outbox, 0.50),
         "outbox_p95_ms": percentile(outbox, 0.95),
         "lost": lost,
@@ -549,6 +571,8 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
         "reconnected_clients": reconnecting,
         "stale_after_reconnect": stale_reconnected,
         "server_cpu_cores": round(cpu, 2),
+        # In the topology's order (websockets, pages, agent API).
+        "server_cpu_cores_by_process": [round(c, 2) for c in cpu_by_process],
         # p95 of the updates sent in each second of the phase (the reconnect
         # is at the middle): where the tail comes from.
         "p95_ms_by_second": p95_by_second(by_second),
@@ -557,6 +581,7 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
 
 
 def main() -> None:
+    import httpx
     import psycopg
 
     admin_url, bench_url = database_urls()
@@ -632,9 +657,10 @@ def main() -> None:
     tokens_dir = tempfile.mkdtemp(prefix="bench-live-")
     for kind in SERVERS:
         simulator = None
-        # split: websockets on a process of their own (the proxy routes /ws/
-        # there), pages and the agent API on another; single: one process.
-        names = ["live", "web"] if TOPOLOGY == "split" else ["all"]
+        # split: websockets (the proxy routes /ws/ there), the agent API
+        # (/api/agent/) and pages each on a process of their own; pair:
+        # pages and the agent API together; single: one process.
+        names = TOPOLOGIES[TOPOLOGY]
         ports = {name: free_port() for name in names}
         servers = {
             name: subprocess.Popen(
@@ -646,12 +672,16 @@ def main() -> None:
             )
             for name, port in ports.items()
         }
-        live_name, web_name = names[0], names[-1]
-        port = ports[web_name]
+        # The roles' processes: websockets first, then pages, then the agent API.
+        live_name, web_name, agent_name = names[0], names[min(1, len(names) - 1)], names[-1]
+        port, agent_port = ports[web_name], ports[agent_name]
         try:
             for name in names:
                 wait_for_port(ports[name], servers[name])
-            refetch(port, cookie.split(";")[0], set())  # warm up: the first page renders
+            # Warm up: the first page renders (templates compiled, imports).
+            httpx.get(
+                f"http://127.0.0.1:{port}{PAGE}", headers={"Cookie": cookie}, timeout=60
+            ).raise_for_status()
             # ...and the first socket (imports, the fan-out's groups): memory
             # per idle connection is then the connections' own.
             asyncio.run(warm_up_socket(ports[live_name], cookie))
@@ -663,7 +693,7 @@ def main() -> None:
             path.write_text(json.dumps(tokens))
             simulator = subprocess.Popen(
                 [sys.executable, "manage.py", "simulate_fleet"]
-                + ["--url", f"http://127.0.0.1:{port}", "--gateways", str(FLEET)]
+                + ["--url", f"http://127.0.0.1:{agent_port}", "--gateways", str(FLEET)]
                 + ["--tokens-file", str(path), "--rate-events", "0", "--quiet", "--seed", "7"],
                 cwd=ROOT,
                 env=env,
@@ -674,8 +704,8 @@ def main() -> None:
             for n in CLIENTS:
                 try:
                     figures = phase(
-                        [servers[live_name], servers[web_name]],
-                        (ports[live_name], port),
+                        [servers[name] for name in names],
+                        (ports[live_name], port, agent_port),
                         n,
                         cookie,
                         probes,
