@@ -556,13 +556,13 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
         "p99_ms": percentile(latencies, 0.99),
         "max_ms": round(max(latencies), 1) if latencies else None,
         "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
-        # From the heartbeat's answer to the fragment on the channel layer
-        # (the web process's outbox: coalescing, render, group_send); the rest
-        # of p50_ms/p95_ms is the websocket process forwarding it.
         # From the heartbeat's request (its wait for an answer included):
         # what a person watching sees; a stalled agent process hides here.
         "from_request_p50_ms": percentile(from_request, 0.50),
         "from_request_p95_ms": percentile(from_request, 0.95),
+        # From the heartbeat's answer to the fragment on the channel layer
+        # (the web process's outbox: coalescing, render, group_send); the rest
+        # of p50_ms/p95_ms is the websocket process forwarding it.
         "outbox_p50_ms": percentile(outbox, 0.50),
         "outbox_p95_ms": percentile(outbox, 0.95),
         "lost": lost,
