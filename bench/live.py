@@ -53,6 +53,9 @@ runs one process for everything.
    each one's) over the load
    window, heartbeats stored per second (metric samples written in the
    window), and the p95 of the updates sent in each second of the phase.
+   The whole machine's CPU by role, each second (``cpu_cores_by_role``: the
+   server's processes, the clients, the simulator, this process, the rest):
+   on a shared 2-core machine what the server waited for is there.
 
 Prints JSON and one summary line
 ``p95_ms_100=… p95_ms_1000=… p99_ms_1000=… lost=… kb_per_conn=… server=…``
@@ -441,10 +444,71 @@ async def listen(group: str, published: dict, stop: asyncio.Event) -> None:
         await layer.group_discard(group, channel)
 
 
-def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
+class CpuSampler:
+    """CPU of every process on the machine by role, each second of the
+    phase: which of them the 2 cores went to (the server's own figures say
+    nothing of what it waited for). ``roles``: name -> psutil processes;
+    ``other`` is the rest of the machine (PostgreSQL, Redis, the kernel)."""
+
+    def __init__(self, roles: dict, interval: float = 1.0):
+        import threading
+
+        import psutil
+
+        self.psutil, self.roles, self.interval = psutil, roles, interval
+        self.seconds: dict[str, list[float]] = {name: [] for name in [*roles, "other"]}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def busy(self) -> tuple[dict[str, float], float]:
+        used = {}
+        for name, processes in self.roles.items():
+            total = 0.0
+            for process in processes:
+                try:
+                    times = process.cpu_times()
+                    total += times.user + times.system
+                except self.psutil.Error:  # ended meanwhile
+                    pass
+            used[name] = total
+        machine = self.psutil.cpu_times()
+        return used, sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+
+    def run(self) -> None:
+        before, machine_before, wall = *self.busy(), time.monotonic()
+        while not self.stop.wait(self.interval):
+            after, machine_after, now = *self.busy(), time.monotonic()
+            elapsed = now - wall
+            for name in self.roles:
+                self.seconds[name].append(round((after[name] - before[name]) / elapsed, 2))
+            known = sum(after.values()) - sum(before.values())
+            other = (machine_after - machine_before - known) / elapsed
+            self.seconds["other"].append(round(max(0.0, other), 2))
+            before, machine_before, wall = after, machine_after, now
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    def figures(self) -> dict:
+        return {
+            "cpu_cores_by_role": {
+                name: round(statistics.fmean(v), 2) if v else None
+                for name, v in self.seconds.items()
+            },
+            "cpu_cores_by_role_by_second": self.seconds,
+        }
+
+
+def phase(servers, ports, n, cookie, probes, probe_group, simulator=None, roles=()) -> dict:
     """``servers``: the topology's processes, the websocket one first;
     ``ports``: the websockets', the pages' and the agent API's (the same
-    process may have several roles)."""
+    process may have several roles); ``roles``: the servers' names, for the
+    machine's CPU by role (with the simulator, the clients and this one)."""
     import psutil
 
     from gateways.models import MetricSample
@@ -481,7 +545,13 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
         stop.set()
         await listener
 
-    asyncio.run(load())
+    sampled = {name: [p] for name, p in zip(roles, processes, strict=False)}
+    sampled["clients"] = [psutil.Process(c.pid) for c in clients]
+    if simulator is not None:
+        sampled["simulator"] = [psutil.Process(simulator.pid)]
+    sampled["bench"] = [psutil.Process()]  # the probes and the channel-layer listener
+    with CpuSampler(sampled) as sampler:
+        asyncio.run(load())
     cpu_end, wall_end = [p.cpu_times() for p in processes], time.monotonic()
     stored = MetricSample.objects.filter(time__gte=window_start).count()
     time.sleep(3)  # the last fragments arrive
@@ -577,6 +647,9 @@ def phase(servers, ports, n, cookie, probes, probe_group) -> dict:
         # is at the middle): where the tail comes from.
         "p95_ms_by_second": p95_by_second(by_second),
         "outbox_p95_ms_by_second": p95_by_second(outbox_by_second),
+        # The whole machine, each second: the server's processes by role,
+        # the websocket clients, the simulator, this process and the rest.
+        **sampler.figures(),
     }
 
 
@@ -710,6 +783,8 @@ def main() -> None:
                         cookie,
                         probes,
                         live_region_group("gateways.gateway", probe_region.pk),
+                        simulator=simulator,
+                        roles=names,
                     )
                 except ClientsDidNotConnect:
                     figures = {

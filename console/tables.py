@@ -8,8 +8,10 @@ from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db import models
+from django.template.base import render_value_in_context
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from console.templatetags.console import status_badge
@@ -54,6 +56,49 @@ class TagsColumn(tables.Column):
             return "—"
         tags = format_html_join("", '<span class="tag">{}</span>', ((name,) for name in names))
         return format_html('<span class="tags">{}</span>', tags)
+
+
+def _computed(attrs) -> bool:
+    """Whether django-tables2 attributes depend on the record or value (a
+    callable anywhere in them)."""
+    if callable(attrs):
+        return True
+    return isinstance(attrs, dict) and any(_computed(value) for value in attrs.values())
+
+
+def row_cells(row, context) -> SafeString:
+    """The ``<td>`` cells of one table row, as django-tables2's
+    ``{% for column, cell in row.items %}<td {{ column.attrs.td.as_html }}>``
+    loop writes them, with the column's header as ``data-label`` (the phone
+    layout's cell captions).
+
+    A column's cell attributes and header are the same on every row of one
+    table unless its attributes are computed from the record, so they are
+    worked out once per table instead of once per cell: django-tables2 builds
+    a column's ``attrs`` afresh on each access, and a translated header runs
+    ``gettext`` on each read. With ten rows that was most of a list's live
+    re-fetch (docs/decisions.md, 2026-12-07 second pass). Each cell's value
+    goes through the template engine's own rendering (localized, escaped).
+    """
+    table = row.table
+    frames = getattr(table, "_cell_frames", None)
+    if frames is None:
+        frames = []
+        for column in table.columns:
+            own = {**table.attrs, **column.column.attrs}
+            fixed = not _computed(own.get("td", own.get("cell", {})))
+            td = column.attrs["td"].as_html() if fixed else None
+            label = render_value_in_context(column.header, context)
+            frames.append((column, td, label))
+        table._cell_frames = frames
+    parts = []
+    for column, td, label in frames:
+        cell = row.get_cell(column.name)
+        if td is None:  # as BoundRow.items() does, for attributes computed per record
+            column.current_value, column.current_record = cell, row.record
+            td = column.attrs["td"].as_html()
+        parts.append(f'<td {td} data-label="{label}">{render_value_in_context(cell, context)}</td>')
+    return mark_safe("".join(parts))
 
 
 class BaseTable(tables.Table):

@@ -53,6 +53,14 @@ def status_badge(obj, field: str = "status") -> str:
 _BITRATE_UNITS = ((1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s"))
 
 
+@register.simple_tag(takes_context=True)
+def row_cells(context, row) -> SafeString:
+    """A table row's cells (console/partials/object_row.html)."""
+    from console.tables import row_cells as cells  # console.tables imports this module
+
+    return cells(row, context)
+
+
 @register.filter
 def bitrate(value) -> str:
     """A rate in bit/s in human units (SI, powers of 1000): ``1500000`` → "1.5 Mbit/s".

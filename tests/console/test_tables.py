@@ -213,3 +213,51 @@ def test_filter_and_page_size_forms_ask_the_path_not_the_current_url(operator_cl
     page = operator_client.get("/gateways/?q=edge&status=online").content.decode()
     assert 'hx-get="/gateways/"' in page
     assert 'hx-get=""' not in page
+
+
+class TestRowCells:
+    """console.tables.row_cells writes what django-tables2's own cell loop
+    (the template object_row.html had before) writes, attributes worked out
+    once per table."""
+
+    REFERENCE = (
+        "{% for column, cell in row.items %}"
+        '<td {{ column.attrs.td.as_html }} data-label="{{ column.header }}">{{ cell }}</td>'
+        "{% endfor %}"
+    )
+
+    def render_both(self, table):
+        from django.template import Context, Template
+
+        reference = Template(self.REFERENCE)
+        ours = Template("{% load console %}{% row_cells row %}")
+        return [
+            (reference.render(Context({"row": row})), ours.render(Context({"row": row})))
+            for row in table.rows
+        ]
+
+    def test_same_cells_as_django_tables2_sorted_and_escaped(self, db):
+        region = RegionFactory(name="North <&>")
+        GatewayFactory(name='gw-"1"', region=region, software_version="<b>2.1</b>")
+        GatewayFactory(name="gw-2", region=region, last_seen=timezone.now())
+        table = GatewayTable(Gateway.objects.order_by("name"), order_by="-name")
+        pairs = self.render_both(table)
+        assert len(pairs) == 2
+        for reference, ours in pairs:
+            assert ours == reference
+        assert "&lt;b&gt;2.1&lt;/b&gt;" in pairs[1][1]  # sorted by name, descending
+        assert 'data-label="Version"' in pairs[1][1]
+        assert '<td class="num" data-label="Capacity">' in pairs[1][1]
+
+    def test_attributes_computed_per_record_stay_per_record(self, db):
+        import django_tables2 as tables
+
+        class PerRecord(GatewayTable):
+            name = tables.Column(attrs={"td": {"data-state": lambda record: record.status}})
+
+        GatewayFactory(name="a", status="online")
+        GatewayFactory(name="b", status="offline")
+        pairs = self.render_both(PerRecord(Gateway.objects.order_by("name")))
+        assert [ours for _, ours in pairs] == [reference for reference, _ in pairs]
+        assert 'data-state="online"' in pairs[0][1]
+        assert 'data-state="offline"' in pairs[1][1]
