@@ -504,11 +504,11 @@ class CpuSampler:
         }
 
 
-def phase(servers, ports, n, cookie, probes, probe_group, simulator=None, roles=()) -> dict:
-    """``servers``: the topology's processes, the websocket one first;
-    ``ports``: the websockets', the pages' and the agent API's (the same
-    process may have several roles); ``roles``: the servers' names, for the
-    machine's CPU by role (with the simulator, the clients and this one)."""
+def phase(servers, roles, ports, n, cookie, probes, probe_group, simulator) -> dict:
+    """``servers``: the topology's processes, the websocket one first, and
+    ``roles`` their names (the machine's CPU by role, with the simulator, the
+    clients and this process); ``ports``: the websockets', the pages' and the
+    agent API's (the same process may have several roles)."""
     import psutil
 
     from gateways.models import MetricSample
@@ -545,10 +545,9 @@ def phase(servers, ports, n, cookie, probes, probe_group, simulator=None, roles=
         stop.set()
         await listener
 
-    sampled = {name: [p] for name, p in zip(roles, processes, strict=False)}
+    sampled = {name: [p] for name, p in zip(roles, processes, strict=True)}
     sampled["clients"] = [psutil.Process(c.pid) for c in clients]
-    if simulator is not None:
-        sampled["simulator"] = [psutil.Process(simulator.pid)]
+    sampled["simulator"] = [psutil.Process(simulator.pid)]
     sampled["bench"] = [psutil.Process()]  # the probes and the channel-layer listener
     with CpuSampler(sampled) as sampler:
         asyncio.run(load())
@@ -778,13 +777,13 @@ def main() -> None:
                 try:
                     figures = phase(
                         [servers[name] for name in names],
+                        names,
                         (ports[live_name], port, agent_port),
                         n,
                         cookie,
                         probes,
                         live_region_group("gateways.gateway", probe_region.pk),
-                        simulator=simulator,
-                        roles=names,
+                        simulator,
                     )
                 except ClientsDidNotConnect:
                     figures = {

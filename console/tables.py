@@ -76,8 +76,8 @@ def row_cells(row, context) -> SafeString:
     table unless its attributes are computed from the record, so they are
     worked out once per table instead of once per cell: django-tables2 builds
     a column's ``attrs`` afresh on each access, and a translated header runs
-    ``gettext`` on each read. With ten rows that was most of a list's live
-    re-fetch (docs/decisions.md, 2026-12-07 second pass). Each cell's value
+    ``gettext`` on each read: about a sixth of a ten-row list's live re-fetch
+    (docs/decisions.md, "2026-12-07 (second session)"). Each cell's value
     goes through the template engine's own rendering (localized, escaped).
     """
     table = row.table
