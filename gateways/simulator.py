@@ -8,8 +8,9 @@ gateways would. This module imports nothing from Django;
 
 Shape:
 
-- one asyncio task per gateway (:class:`SimulatedGateway`), all sharing one
-  ``httpx.AsyncClient`` (pooled connections, timeouts). Inside it three loops
+- one asyncio task per gateway (:class:`SimulatedGateway`), each with an
+  ``httpx.AsyncClient`` of its own (kept-alive connections, timeouts), as a
+  real gateway has; all of them share one TLS context. Inside it three loops
   run side by side, so a slow one never holds up the others: heartbeats, config
   pulls (woken when a heartbeat answer announces a newer config) and event
   flushes;
@@ -71,8 +72,9 @@ AGENT_VERSIONS = (("1.8.2", 70), ("1.8.1", 15), ("1.7.9", 10), ("1.9.0-rc1", 5))
 SOURCE_NETWORKS = ("203.0.113", "198.51.100", "192.0.2")
 
 DEFAULT_HEARTBEAT_INTERVAL = 10.0
-# Gateways per pooled HTTP client (FleetSimulator.client_for).
-CLIENT_SHARD = 25
+# Connections of each gateway's own HTTP client: a heartbeat, a config pull
+# and an event batch may overlap; a third one waits for a free connection.
+CONNECTIONS_PER_GATEWAY = 2
 
 
 # --- Small pure helpers ---------------------------------------------------------
@@ -1227,8 +1229,10 @@ class FleetSimulator:
         self.enrol_spread = enrol_spread
         self.backoff = backoff or Backoff()
         self.timeout = timeout or httpx.Timeout(10.0, connect=5.0)
-        # Two per gateway (a heartbeat and a batch may overlap) up to 200.
-        self.max_connections = max_connections or max(10, min(200, 2 * len(enrolments)))
+        # None: each gateway has its own client (CONNECTIONS_PER_GATEWAY);
+        # a number: all gateways share one pool of that many connections
+        # (a console that takes one request at a time, as a test's SQLite).
+        self.max_connections = max_connections
         self.transport = transport
         self.clock = clock
         self.stats = FleetStats()
@@ -1395,7 +1399,37 @@ class FleetSimulator:
     # --- run
 
     def client_for(self, index: int) -> httpx.AsyncClient:
-        return self.clients[index // CLIENT_SHARD]
+        return self.clients[index % len(self.clients)]
+
+    def _new_clients(self) -> list[httpx.AsyncClient]:
+        """One client per gateway, or one shared pool of ``max_connections``.
+
+        httpx's pool looks at each of its connections on every request (expired,
+        idle, readable), so the simulator's cost per request grows with the
+        pool: one pool per 25 gateways still spent a third of the simulator's
+        CPU there (docs/decisions.md, "2026-12-07 (third session)"). A
+        client of its own also makes each simulated gateway behave as a real one, on
+        connections of its own. Building a TLS context costs ~20 ms, so the
+        clients share one (for an ``https://`` console).
+        """
+        shared = self.max_connections is not None
+        per_client = self.max_connections if shared else CONNECTIONS_PER_GATEWAY
+        limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+        verify = httpx.create_ssl_context() if self.transport is None else True
+        return [
+            httpx.AsyncClient(
+                base_url=self.url,
+                timeout=self.timeout,
+                limits=limits,
+                transport=self.transport,
+                verify=verify,
+                headers={
+                    "User-Agent": "rustronaut-fleet-simulator/1",
+                    "Accept": "application/json",
+                },
+            )
+            for _ in range(1 if shared else max(1, len(self.gateways)))
+        ]
 
     async def _stop_after(self, seconds: float) -> None:
         await self.wait(seconds)
@@ -1405,30 +1439,12 @@ class FleetSimulator:
         if stop is not None:
             self.stop_event = stop
         self._started = time.monotonic()
-        per_client = min(self.max_connections, 2 * CLIENT_SHARD)
-        limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
         helpers: list[asyncio.Task[None]] = []
         tasks: list[asyncio.Task[None]] = []
         async with contextlib.AsyncExitStack() as stack:
-            # One pooled client per CLIENT_SHARD gateways: httpx's pool scans
-            # its connections and queued requests on every request, so a
-            # single pool for 1,000 gateways spent the simulator's whole core
-            # in pool bookkeeping and offered ~50 heartbeats/s, not 1,000.
-            self.clients = [
-                await stack.enter_async_context(
-                    httpx.AsyncClient(
-                        base_url=self.url,
-                        timeout=self.timeout,
-                        limits=limits,
-                        transport=self.transport,
-                        headers={
-                            "User-Agent": "rustronaut-fleet-simulator/1",
-                            "Accept": "application/json",
-                        },
-                    )
-                )
-                for _ in range(max(1, math.ceil(len(self.gateways) / CLIENT_SHARD)))
-            ]
+            self.clients = self._new_clients()
+            for client in self.clients:
+                await stack.enter_async_context(client)
             try:
                 tasks = [asyncio.create_task(g.run(), name=g.name) for g in self.gateways]
                 helpers.append(asyncio.create_task(self._generate_noise()))

@@ -389,6 +389,28 @@ def test_the_console_url_must_be_http(url):
         FleetSimulator(url, [])
 
 
+def test_each_gateway_has_a_client_of_its_own_unless_a_pool_is_asked_for():
+    """httpx's pool looks at every connection on each request: one client per
+    gateway keeps that to the gateway's own two. ``max_connections`` shares one
+    pool of that size instead (a console taking one request at a time)."""
+    enrolments = [Enrolment(f"gw-{i}", f"token-{i}") for i in range(3)]
+
+    async def clients(**options):
+        fleet = FleetSimulator("https://console.test", enrolments, **options)
+        made = fleet._new_clients()
+        try:
+            return [
+                (c._transport._pool._max_connections, c._transport._pool._ssl_context) for c in made
+            ]
+        finally:
+            await asyncio.gather(*(c.aclose() for c in made))
+
+    own = asyncio.run(clients())
+    assert [limit for limit, _ in own] == [sim.CONNECTIONS_PER_GATEWAY] * 3
+    assert len({id(context) for _, context in own}) == 1  # one TLS context for all
+    assert [limit for limit, _ in asyncio.run(clients(max_connections=1))] == [1]
+
+
 # --- The engine against a fake console --------------------------------------------------
 
 
