@@ -1407,8 +1407,8 @@ class FleetSimulator:
         httpx's pool looks at each of its connections on every request (expired,
         idle, readable), so the simulator's cost per request grows with the
         pool: one pool per 25 gateways still spent a third of the simulator's
-        CPU there (docs/decisions.md, "2026-12-07 (third session)"). A
-        client of its own also makes each simulated gateway behave as a real one, on
+        CPU there (docs/decisions.md, "2026-12-07 (third session)"). A client
+        of its own also makes each simulated gateway behave as a real one, on
         connections of its own. Building a TLS context costs ~20 ms, so the
         clients share one (for an ``https://`` console).
         """
