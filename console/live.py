@@ -368,6 +368,10 @@ class Outbox:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.lock = threading.Condition()
+        # Notified when a round ends (a condition of its own on the same lock:
+        # ``lock.notify()`` must keep waking the outbox thread, not a waiter here).
+        self.idle = threading.Condition(self.lock)
+        self.in_round = False
         self.pending: dict[tuple[str, int], int] = {}
         self.pushes: list[Push] = []
         # When each element was last sent (monotonic): the coalescing window.
@@ -438,7 +442,8 @@ class Outbox:
     # The thread.
     def _take(self) -> tuple[dict[str, dict[int, int]], list[Push], bool]:
         """Wait for work; return what is due: elements not sent within the
-        window go at once, the others when their window ends."""
+        window go at once, the others when their window ends. Returning
+        begins a round (``in_round``, which ``_run`` ends)."""
         window = getattr(settings, "LIVE_COALESCE_MS", 1000) / 1000
         with self.lock:
             while True:
@@ -457,12 +462,14 @@ class Outbox:
                 if self.detail_seen and now - self.watched_at >= WATCHED_SECONDS:
                     self.detail_seen = False
                     self.watched_at = now
+                    self.in_round = True
                     return due, pushes, True
                 if due or pushes:
                     # Elements idle for a window are forgotten: memory stays
                     # proportional to what changed in the last second.
                     for key in [k for k, t in self.sent_at.items() if t + window < now]:
                         del self.sent_at[key]
+                    self.in_round = True
                     return due, pushes, False
                 if self.detail_seen:
                     look = self.watched_at + WATCHED_SECONDS
@@ -499,6 +506,20 @@ class Outbox:
                 time.sleep(min(0.5 * (self.failed_rounds - 1), 2.0))
             else:
                 self.failed_rounds = 0
+            finally:
+                with self.lock:
+                    self.in_round = False
+                    self.idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until nothing is queued and no round is under way: what was
+        published before the call has been sent (or dropped after failing).
+        False if that took longer than ``timeout`` seconds. For tests, which
+        must not open a socket while a fixture's rows are still on their way."""
+        with self.lock:
+            return self.idle.wait_for(
+                lambda: not (self.in_round or self.pending or self.pushes), timeout=timeout
+            )
 
     def _requeue(self, due: dict[str, dict[int, int]], pushes: list[Push]) -> None:
         """What a failed round did not send goes again in the next one (Redis

@@ -33,9 +33,14 @@ VIEW = ("gateways.view_gateway", "gateways.view_region", "tunnels.view_tunnel")
 
 
 def socket(cookie, watch: str = ""):
+    """A tab of the live channel, to connect. What was published before (the
+    test's own factories) has gone out first: a round still under way would
+    otherwise deliver it to this tab as if the test had caused it."""
     from channels.testing import WebsocketCommunicator
 
     from console.asgi import application
+
+    assert live._outbox().wait_idle(timeout=10), "the live outbox did not go idle"
 
     path = f"/ws/live/?watch={watch}" if watch else "/ws/live/"
     return WebsocketCommunicator(application, path, headers=[ORIGIN, cookie])
