@@ -55,7 +55,11 @@ runs one process for everything.
    window), and the p95 of the updates sent in each second of the phase.
    The whole machine's CPU by role, each second (``cpu_cores_by_role``: the
    server's processes, the clients, the simulator, this process, the rest):
-   on a shared 2-core machine what the server waited for is there.
+   on a shared 2-core machine what the server waited for is there. Per
+   stored heartbeat (``cpu_ms_per_heartbeat_by_role``), and the cores the
+   agent API and the simulator alone would need for the fleet's offered rate
+   at that cost (``ingest_cores_for_offered_rate``, printed as
+   ``ingest_cores=…/<cores of the machine>``).
 
 Prints JSON and one summary line
 ``p95_ms_100=… p95_ms_1000=… p99_ms_1000=… lost=… kb_per_conn=… server=…``
@@ -614,6 +618,8 @@ def phase(servers, roles, ports, n, cookie, probes, probe_group, simulator) -> d
         for start, end in zip(cpu_start, cpu_end, strict=True)
     ]
     cpu = sum(cpu_by_process)
+    machine = sampler.figures()
+    rate = stored / (wall_end - wall_start)
     return {
         "clients": n,
         "kb_per_idle_conn": round(kb_per_conn, 1),
@@ -648,7 +654,26 @@ def phase(servers, roles, ports, n, cookie, probes, probe_group, simulator) -> d
         "outbox_p95_ms_by_second": p95_by_second(outbox_by_second),
         # The whole machine, each second: the server's processes by role,
         # the websocket clients, the simulator, this process and the rest.
-        **sampler.figures(),
+        **machine,
+        # What one stored heartbeat cost the machine, by role, and the cores
+        # the agent API and the simulator alone would take at that cost for
+        # the fleet's whole offered rate (FLEET heartbeats/s): a lower bound,
+        # without the database, Redis and the live path, which also grow with
+        # the rate. Above the machine's cores the load cannot be carried.
+        **capacity(machine["cpu_cores_by_role"], rate),
+    }
+
+
+def capacity(cores_by_role: dict, rate: float) -> dict:
+    if not rate:
+        return {"cpu_ms_per_heartbeat_by_role": None, "ingest_cores_for_offered_rate": None}
+    per_heartbeat = {
+        name: round(cores / rate * 1000, 2) for name, cores in cores_by_role.items() if cores
+    }
+    ingest = per_heartbeat.get("agent", 0) + per_heartbeat.get("simulator", 0)
+    return {
+        "cpu_ms_per_heartbeat_by_role": per_heartbeat,
+        "ingest_cores_for_offered_rate": round(ingest * FLEET / 1000, 1),
     }
 
 
@@ -818,13 +843,16 @@ def main() -> None:
     result["lower_p95"] = best
     print(json.dumps(result, indent=2))
     phases = [figures.get(str(n), {}) for n in CLIENTS]
+    p95_smallest = f"p95_ms_{smallest}={figures.get(smallest, {}).get('p95_ms')} "
     print(
-        f"p95_ms_{smallest}={figures.get(smallest, {}).get('p95_ms')} "
+        f"{p95_smallest if smallest != largest else ''}"
         f"p95_ms_{largest}={figures.get(largest, {}).get('p95_ms')} "
         f"p99_ms_{largest}={figures.get(largest, {}).get('p99_ms')} "
         f"lost={sum(f.get('lost', 0) + f.get('stale_after_reconnect', 0) for f in phases)} "
         f"kb_per_conn={figures.get(largest, {}).get('kb_per_idle_conn')} server={best}"
         f" topology={TOPOLOGY}"
+        f" ingest_cores={figures.get(largest, {}).get('ingest_cores_for_offered_rate')}"
+        f"/{os.cpu_count()}"
     )
 
 
