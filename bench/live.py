@@ -843,10 +843,10 @@ def main() -> None:
     result["lower_p95"] = best
     print(json.dumps(result, indent=2))
     phases = [figures.get(str(n), {}) for n in CLIENTS]
-    p95_smallest = f"p95_ms_{smallest}={figures.get(smallest, {}).get('p95_ms')} "
+    sizes = dict.fromkeys((smallest, largest))  # one N run: printed once
+    p95s = "".join(f"p95_ms_{n}={figures.get(n, {}).get('p95_ms')} " for n in sizes)
     print(
-        f"{p95_smallest if smallest != largest else ''}"
-        f"p95_ms_{largest}={figures.get(largest, {}).get('p95_ms')} "
+        f"{p95s}"
         f"p99_ms_{largest}={figures.get(largest, {}).get('p99_ms')} "
         f"lost={sum(f.get('lost', 0) + f.get('stale_after_reconnect', 0) for f in phases)} "
         f"kb_per_conn={figures.get(largest, {}).get('kb_per_idle_conn')} server={best}"
