@@ -9,19 +9,13 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
 from console.filtersets import SearchFilterSet
-from gateways.models import Region
+from gateways.filtersets import visible_regions
 
 USER_STATES = (
     ("active", _("Active")),
     ("invited", _("Invited")),
     ("inactive", _("Deactivated")),
 )
-
-
-def _regions(request):
-    if request is None:
-        return Region.objects.none()
-    return Region.objects.restrict(request.user, "view")
 
 
 class UserFilterSet(SearchFilterSet):
@@ -37,7 +31,7 @@ class UserFilterSet(SearchFilterSet):
     region = django_filters.ModelMultipleChoiceFilter(
         field_name="regions__slug",
         to_field_name="slug",
-        queryset=_regions,
+        queryset=visible_regions,
         label=_("Region"),
     )
 

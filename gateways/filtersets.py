@@ -23,7 +23,10 @@ class ByNameFilter(django_filters.ModelMultipleChoiceFilter):
     """
 
 
-def _regions(request):
+def visible_regions(request):
+    """The regions a filter may offer: those the request's user may view
+    (none without a request, e.g. the API schema). Every list's region filter
+    uses it."""
     if request is None:
         return Region.objects.none()
     return Region.objects.restrict(request.user, "view")
@@ -44,7 +47,7 @@ class GatewayFilterSet(SearchFilterSet):
     region = ByNameFilter(
         field_name="region__slug",
         to_field_name="slug",
-        queryset=_regions,
+        queryset=visible_regions,
         label=_("Region"),
     )
     tag = ByNameFilter(

@@ -16,8 +16,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from gateways.filtersets import ByNameFilter
-from gateways.models import Region
+from gateways.filtersets import ByNameFilter, visible_regions
 from security.choices import AllowlistScope, Category, IncidentStatus, RuleKind, Severity
 from security.models import AllowlistEntry, CorrelationRule, Incident, SecurityEvent
 
@@ -149,12 +148,6 @@ class DateTimeInput(forms.DateTimeInput):
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
 
 
-def _regions(request):
-    if request is None:
-        return Region.objects.none()
-    return Region.objects.restrict(request.user, "view")
-
-
 class SecurityEventFilterSet(django_filters.FilterSet):
     """The events list's filters, shared by the page, its exports and the API.
 
@@ -199,7 +192,7 @@ class SecurityEventFilterSet(django_filters.FilterSet):
     region = ByNameFilter(
         field_name="gateway__region__slug",
         to_field_name="slug",
-        queryset=_regions,
+        queryset=visible_regions,
         label=_("Region"),
         distinct=False,
     )
@@ -318,7 +311,7 @@ class IncidentFilterSet(django_filters.FilterSet):
         method="by_region",
         field_name="gateways__region__slug",
         to_field_name="slug",
-        queryset=_regions,
+        queryset=visible_regions,
         label=_("Region"),
     )
     gateway = django_filters.CharFilter(

@@ -393,9 +393,15 @@ def _is_uuid(value: str) -> bool:
 
 def incident_panel_context(incident: Incident, user) -> dict:
     """What templates/security/incidents/partials/containment.html shows:
-    the incident's actions and the buttons the user may use (two queries)."""
+    the incident's actions and the buttons the user may use (two queries, and
+    the user's scope once a request).
+
+    An action keeps its target's and scope's names, so the panel joins only
+    what it uses: the author's name and the region (whether it may be lifted),
+    and of the candidate gateways their id and name (the incident page's
+    widest queries were these two, compiled on every view)."""
     actions = list(
-        incident.containment_actions.select_related("created_by", "region", "gateway").order_by(
+        incident.containment_actions.select_related("created_by", "region").order_by(
             "-created_at", "-id"
         )
     )
@@ -407,7 +413,11 @@ def incident_panel_context(incident: Incident, user) -> dict:
     gateways = []
     if may:
         allowed = containment.gateways_to_quarantine(user)
-        gateways = [g for g in allowed.filter(incidents=incident) if not g.quarantined]
+        gateways = list(
+            allowed.filter(incidents=incident, quarantined=False)
+            .select_related(None)
+            .only("uuid", "name")
+        )
     return {
         "containment_actions": actions,
         "can_contain": may,

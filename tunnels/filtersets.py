@@ -9,8 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from taggit.models import Tag
 
 from console.filtersets import SearchFilterSet
-from gateways.filtersets import ByNameFilter
-from gateways.models import Gateway, Region
+from gateways.filtersets import ByNameFilter, visible_regions
+from gateways.models import Gateway
 from tunnels.choices import TunnelProtocol, TunnelState
 from tunnels.models import Tunnel
 
@@ -20,12 +20,6 @@ def _gateways(request):
         return Gateway.objects.none()
     # The page lists every gateway as a choice: their names are all it needs.
     return Gateway.objects.restrict(request.user, "view").only("pk", "name")
-
-
-def _regions(request):
-    if request is None:
-        return Region.objects.none()
-    return Region.objects.restrict(request.user, "view")
 
 
 class TunnelFilterSet(SearchFilterSet):
@@ -44,7 +38,7 @@ class TunnelFilterSet(SearchFilterSet):
     )
     region = ByNameFilter(
         to_field_name="slug",
-        queryset=_regions,
+        queryset=visible_regions,
         method="by_region",
         label=_("Region"),
         help_text=_("Region slugs; a tunnel matches when either end's gateway is in one."),

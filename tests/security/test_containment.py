@@ -470,6 +470,29 @@ def test_incident_panel_lists_actions_and_prefills_buttons(fleet, admin):
     assert "203.0.113.9/32" in panel and "Nothing contained yet" not in panel
 
 
+def test_incident_panel_offers_only_unquarantined_gateways_in_three_queries(
+    fleet, admin, django_assert_num_queries
+):
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+
+    eu, asia = fleet["eu_agent"].gateway, fleet["asia_agent"].gateway
+    incident = make_incident([eu, asia])
+    containment.quarantine_gateway(admin, asia, incident=incident)
+    request = RequestFactory().get("/")
+    request.user = admin
+    # Actions, the user's scope (once a request), candidate gateways: the
+    # candidates' columns are only those shown, none is loaded later.
+    with django_assert_num_queries(3):
+        panel = render_to_string(
+            "security/incidents/partials/containment.html",
+            {"incident": incident, "request": request},
+        )
+    assert f"gateway={eu.uuid}" in panel and eu.name in panel
+    assert f"gateway={asia.uuid}" not in panel
+    assert asia.name in panel  # as the quarantine action's target
+
+
 def test_empty_list_offers_the_actions(fleet, admin_client):
     page = admin_client.get(reverse("security:containmentaction_list"))
     assert page.status_code == 200
