@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Max
 from django.utils.translation import gettext_lazy as _
 
-from console.forms import ScopedModelForm
+from console.forms import QuickSelect, QuickSelectMultiple, ScopedModelForm
 from gateways.models import Gateway, Region
 from policies import evaluation
 from policies.choices import SERVICE_CHOICES, Weekday
@@ -70,7 +70,7 @@ class ReferenceField(forms.ModelMultipleChoiceField):
 
     def __init__(self, queryset, id_field: str, **kwargs):
         kwargs.setdefault("required", False)
-        kwargs.setdefault("widget", forms.SelectMultiple(attrs={"size": 6}))
+        kwargs.setdefault("widget", QuickSelectMultiple(attrs={"size": 6}))
         super().__init__(queryset, to_field_name=id_field, **kwargs)
         self.id_field = id_field
 
@@ -344,7 +344,11 @@ class SimulationForm(forms.Form):
 
     source_ip = forms.GenericIPAddressField(label=_("Source IP"), required=False)
     gateway = forms.ModelChoiceField(
-        Gateway.objects.all(), label=_("At gateway"), required=False, to_field_name="uuid"
+        Gateway.objects.all(),
+        label=_("At gateway"),
+        required=False,
+        to_field_name="uuid",
+        widget=QuickSelect,
     )
     region = forms.ModelChoiceField(
         Region.objects.all(), label=_("In region"), required=False, to_field_name="uuid"

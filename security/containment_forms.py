@@ -8,6 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from console.forms import QuickSelect
 from security import containment
 from security.models import Incident
 
@@ -132,7 +133,11 @@ class BlockSourceForm(ExpiryMixin):
 
 class QuarantineForm(ExpiryMixin):
     gateway = forms.ModelChoiceField(
-        label=_("Gateway"), queryset=None, to_field_name="uuid", empty_label=None
+        label=_("Gateway"),
+        queryset=None,
+        to_field_name="uuid",
+        empty_label=None,
+        widget=QuickSelect,
     )
     field_order = ["gateway", "expires", "expires_at", "reason"]
 

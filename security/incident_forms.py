@@ -8,6 +8,7 @@ from django import forms
 from django.forms.models import ModelChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
+from console.forms import QuickSelect
 from security.choices import IncidentStatus, RuleKind
 from security.incidents import NOTE_MAX_LENGTH, assignable_users
 from security.models import CorrelationRule
@@ -47,6 +48,7 @@ class IncidentAssigneeForm(forms.Form):
         required=False,
         empty_label=_("Nobody"),
         to_field_name="username",
+        widget=QuickSelect,  # every assignable user: options written in Python
     )
 
     def __init__(self, *args, **kwargs):

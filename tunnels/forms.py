@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from console.forms import ScopedModelForm
+from console.forms import QuickSelect, ScopedModelForm
 from tunnels.models import Tunnel
 
 
@@ -22,7 +22,10 @@ class TunnelForm(ScopedModelForm):
             "tags",
             "description",
         ]
+        # A fleet's worth of gateways: options written in Python (console/forms.py).
         widgets = {
+            "gateway_a": QuickSelect,
+            "gateway_b": QuickSelect,
             "remote_subnets": forms.Textarea(attrs={"rows": 2}),
             "description": forms.Textarea(attrs={"rows": 3}),
         }
