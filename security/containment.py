@@ -195,11 +195,12 @@ def regions_to_act_in(user):
 
 
 def gateways_to_quarantine(user):
-    """The gateways ``user`` may quarantine (enabled or not, in scope)."""
+    """The gateways ``user`` may quarantine: in scope, enabled or not, not
+    quarantined already."""
     if not may_contain(user):
         return Gateway.objects.none()
     regions = regions_for(user, ADD)
-    qs = Gateway.objects.select_related("region").order_by("name")
+    qs = Gateway.objects.filter(quarantined=False).select_related("region").order_by("name")
     return qs if regions is None else qs.filter(region__in=regions)
 
 

@@ -143,9 +143,7 @@ class QuarantineForm(ExpiryMixin):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["gateway"].queryset = containment.gateways_to_quarantine(user).filter(
-            quarantined=False
-        )
+        self.fields["gateway"].queryset = containment.gateways_to_quarantine(user)
         self.fields["expires"].initial = containment.EXPIRY_NEVER
         self.fields["incident"] = IncidentField(user)
 

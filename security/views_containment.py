@@ -412,12 +412,8 @@ def incident_panel_context(incident: Incident, user) -> dict:
     may = containment.may_contain(user)
     gateways = []
     if may:
-        allowed = containment.gateways_to_quarantine(user)
-        gateways = list(
-            allowed.filter(incidents=incident, quarantined=False)
-            .select_related(None)
-            .only("uuid", "name")
-        )
+        candidates = containment.gateways_to_quarantine(user).filter(incidents=incident)
+        gateways = list(candidates.select_related(None).only("uuid", "name"))
     return {
         "containment_actions": actions,
         "can_contain": may,
